@@ -109,9 +109,12 @@ def cvar(x, alpha: float, weights=None) -> float:
     values, w = _as_sample(x, weights)
     order = np.argsort(values, kind="stable")
     sorted_x = values[order]
-    probs = np.full(values.size, 1.0 / values.size) if w is None else w[order] / w.sum()
-    mass_before = np.concatenate(([0.0], np.cumsum(probs)[:-1]))
-    taken = np.clip(alpha - mass_before, 0.0, probs)
+    mass = np.ones(values.size) if w is None else w[order]
+    tail_mass = alpha * mass.sum()
+    if np.round(tail_mass) > 0 and np.isclose(tail_mass, np.round(tail_mass), rtol=0.0, atol=1e-9):
+        tail_mass = np.round(tail_mass)  # alpha * n = 5.000000000000001 must mean exactly the 5 lowest values
+    mass_before = np.concatenate(([0.0], np.cumsum(mass)[:-1]))
+    taken = np.clip(tail_mass - mass_before, 0.0, mass)
     return float(np.dot(taken, sorted_x) / taken.sum())
 
 
