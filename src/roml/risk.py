@@ -115,7 +115,8 @@ def cvar(x, alpha: float, weights=None) -> float:
         tail_mass = np.round(tail_mass)  # alpha * n = 5.000000000000001 must mean exactly the 5 lowest values
     mass_before = np.concatenate(([0.0], np.cumsum(mass)[:-1]))
     taken = np.clip(tail_mass - mass_before, 0.0, mass)
-    return float(np.dot(taken, sorted_x) / taken.sum())
+    # measured from the minimum: exact for constant samples and less rounding for the rest
+    return float(sorted_x[0] + np.dot(taken, sorted_x - sorted_x[0]) / taken.sum())
 
 
 def upper_cvar(x, alpha: float, weights=None) -> float:
