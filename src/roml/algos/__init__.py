@@ -1,0 +1,1 @@
+"""Meta-learning algorithms (PyTorch): the baselines that roml's task samplers wrap."""

@@ -1,0 +1,168 @@
+"""The ``roml`` command: train, reproduce, report, list, demo.
+
+Errors a user can fix (an unknown experiment, method or scale, a folder holding runs of another configuration, a
+corrupt checkpoint) end the command with a one-line ``roml: error: ...`` and exit status 2; nothing already
+written is overwritten or deleted.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
+
+from roml import __version__
+
+Positional = tyro.conf.Positional
+
+
+@dataclass
+class Train:
+    """Train, evaluate and write one run (resuming it if a checkpoint exists)."""
+
+    experiment: Positional[str]
+    """Experiment name (see `roml list`)."""
+    method: str = "roml"
+    """Method: the baseline, cvar-ml, roml or naive (see `roml list`)."""
+    seed: int = 0
+    """Training seed."""
+    scale: str = "quick"
+    """Preset: smoke (seconds), quick (minutes) or paper (the paper's settings)."""
+    out: Path = Path("runs")
+    """Output folder; the run goes to OUT/EXPERIMENT/METHOD/seedSEED."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def __call__(self) -> None:
+        from roml.experiments.runner import train
+
+        summary = train(self.experiment, self.method, self.seed, self.scale, self.out, progress=self.progress)
+        print(_format_metrics(summary))
+
+
+@dataclass
+class Reproduce:
+    """Train every method on several seeds, in parallel, skipping finished runs and resuming unfinished ones."""
+
+    experiment: Positional[str]
+    """Experiment name (see `roml list`)."""
+    seeds: int = 5
+    """Number of seeds per method (seeds 0..N-1)."""
+    methods: tuple[str, ...] = ()
+    """Methods to run (default: all of the experiment's methods)."""
+    scale: str = "quick"
+    """Preset: smoke (seconds), quick (minutes) or paper (the paper's settings)."""
+    out: Path = Path("runs")
+    """Output folder."""
+    workers: int | None = None
+    """Parallel runs for the local backend (default: the number of cores)."""
+    backend: Literal["local", "ray"] = "local"
+    """local: one process per run; ray: one Ray task per run (needs `pip install 'roml-rl[ray]'`)."""
+    address: str | None = None
+    """Ray cluster address for `ray.init` (default: start a local Ray instance)."""
+    progress: bool = True
+    """Show progress bars."""
+
+    def __call__(self) -> None:
+        from roml.experiments.runner import reproduce
+
+        summaries = reproduce(
+            self.experiment,
+            self.seeds,
+            self.scale,
+            self.out,
+            methods=self.methods or None,
+            workers=self.workers,
+            backend=self.backend,
+            address=self.address,
+            progress=self.progress,
+        )
+        print(f"{len(summaries)} runs finished in {self.out}; next: roml report {self.out}")
+
+
+@dataclass
+class Report:
+    """Write summary.csv, table.md and the paper's figures from a folder of runs."""
+
+    out: Positional[Path]
+    """Folder of runs (the --out of train / reproduce)."""
+
+    def __call__(self) -> None:
+        from roml.report import write_report
+
+        for path in write_report(self.out):
+            print(path)
+
+
+@dataclass
+class List:
+    """List the experiments with their methods and scales."""
+
+    def __call__(self) -> None:
+        from roml.experiments.registry import describe, get_experiment
+
+        for name, description in describe().items():
+            experiment = get_experiment(name)
+            print(f"{name:<12} {description}")
+            print(f"{'':<12} methods: {', '.join(experiment.methods)}; scales: {', '.join(experiment.presets)}")
+
+
+@dataclass
+class Demo:
+    """RoML's sampler on a synthetic 3-D task family: prints phi moving and saves a figure (Fig. 10-13 style)."""
+
+    out: Path = Path("runs/demo")
+    """Output folder for demo_history.csv and demo_cem.png."""
+    updates: int = 100
+    """Number of CEM updates."""
+    seed: int = 0
+    """Seed."""
+
+    def __call__(self) -> None:
+        from roml.demo import run_demo
+
+        print(run_demo(self.out, n_updates=self.updates, seed=self.seed))
+
+
+def _format_metrics(summary: dict) -> str:
+    metrics = summary.get("metrics", {})
+    return ", ".join(f"{key} = {value:.4g}" for key, value in metrics.items())
+
+
+COMMANDS = {
+    "train": Train,
+    "reproduce": Reproduce,
+    "report": Report,
+    "list": List,
+    "demo": Demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``roml`` console script."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] in (["--version"], ["-V"]):
+        print(f"roml {__version__}")
+        return 0
+    command = tyro.extras.subcommand_cli_from_dict(
+        {name: Annotated[cls, tyro.conf.arg(help=cls.__doc__)] for name, cls in COMMANDS.items()},
+        prog="roml",
+        description=f"roml {__version__}: robust meta-learning (CVaR-ML and RoML). `roml --version` prints the version.",
+        args=args,
+    )
+    try:
+        command()
+    except ValueError as error:  # bad input, another configuration, a corrupt file: one clear line
+        print(f"roml: error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # runs that failed (the others were kept)
+        print(f"roml: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Task environments and data generators: the paper's benchmarks as task-parameterised families."""

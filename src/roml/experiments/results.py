@@ -1,0 +1,140 @@
+"""Results files of one run, written atomically (the layout of docs/architecture.md)::
+
+    <out>/<experiment>/<method>/seed<k>/
+        config.json      the run's full configuration (a rerun with another configuration is refused)
+        progress.csv     one row per training iteration: frames/tasks, wall time, steps/s, train mean/CVaR
+        sampler.csv      one row per CEM update: phi, quantiles, sample and reference mean/CVaR
+        checkpoint.pt    everything needed to resume exactly (model, optimiser, sampler, RNG states, log rows)
+        test.csv         one row per fixed test task: task parameters and its scores
+        summary.json     the run's test metrics; its presence marks the run as finished
+
+Every file is written to a temporary sibling and moved into place with ``os.replace``, so a run killed at any
+moment leaves either the previous or the new version of each file, never a torn one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["RunDir", "RunFolderError", "atomic_write_bytes", "atomic_write_text", "read_json"]
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as asked: another configuration, a corrupt file."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file, turning a corrupt one into a :class:`RunFolderError` that names it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise RunFolderError(f"{path} is unreadable or corrupt ({error})") from None
+
+
+def _json_default(value):
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class RunDir:
+    """The folder of one run: ``<root>/<experiment>/<method>/seed<seed>``, with typed access to its files."""
+
+    def __init__(self, root: str | Path, experiment: str, method: str, seed: int):
+        self.root = Path(root)
+        self.experiment, self.method, self.seed = experiment, method, int(seed)
+        self.path = self.root / experiment / method / f"seed{self.seed}"
+
+    config_file = property(lambda self: self.path / "config.json")
+    progress_file = property(lambda self: self.path / "progress.csv")
+    sampler_file = property(lambda self: self.path / "sampler.csv")
+    checkpoint_file = property(lambda self: self.path / "checkpoint.pt")
+    test_file = property(lambda self: self.path / "test.csv")
+    summary_file = property(lambda self: self.path / "summary.json")
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    @property
+    def name(self) -> str:
+        return f"{self.experiment}/{self.method}/seed{self.seed}"
+
+    # --- state ---------------------------------------------------------------------------------------------
+    def is_finished(self) -> bool:
+        return self.summary_file.exists()
+
+    def prepare(self, config: dict) -> None:
+        """Create the folder for ``config``, or check that an existing one holds the same configuration.
+
+        Raises :class:`RunFolderError` (and touches nothing) when the folder holds a run of another configuration.
+        """
+        if self.config_file.exists():
+            existing = read_json(self.config_file)
+            if existing != json.loads(json.dumps(config, default=_json_default)):
+                changed = sorted(k for k in set(existing) | set(config) if existing.get(k) != config.get(k))
+                raise RunFolderError(
+                    f"{self.path} holds a run of another configuration (differs in {', '.join(changed)}); "
+                    "use another --out folder or remove that run"
+                )
+            return
+        self.write_json(self.config_file, config)
+
+    # --- writing -------------------------------------------------------------------------------------------
+    @staticmethod
+    def write_json(path: Path, obj: Any) -> None:
+        atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+    @staticmethod
+    def write_csv(path: Path, frame: pd.DataFrame) -> None:
+        atomic_write_text(path, frame.to_csv(index=False))
+
+    def save_checkpoint(self, state: dict) -> None:
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(self.checkpoint_file, buffer.getvalue())
+
+    def load_checkpoint(self) -> dict | None:
+        """The saved training state, ``None`` if there is none; a corrupt file raises :class:`RunFolderError`."""
+        if not self.checkpoint_file.exists():
+            return None
+        import torch
+
+        try:
+            return torch.load(self.checkpoint_file, map_location="cpu", weights_only=False)
+        except Exception as error:  # torch raises a zoo of types for truncated or foreign files
+            raise RunFolderError(
+                f"{self.checkpoint_file} is corrupt or unreadable ({type(error).__name__}: {error}); "
+                "delete it to restart this run from scratch"
+            ) from None
+
+    def read_summary(self) -> dict:
+        return read_json(self.summary_file)

@@ -1,0 +1,83 @@
+"""From a run's method name to its task sampler, and from a sampler's history to ``sampler.csv``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from roml.samplers import CVaRSampler, FixedPoolSampler, RoMLSampler, TaskSampler, UniformSampler
+from roml.tasks import TaskFamily
+
+
+def make_sampler(config, family: TaskFamily, seed, baseline: str) -> TaskSampler:
+    """The sampler of ``config.method``: the risk-neutral ``baseline`` (e.g. ``"maml"``), ``"cvar-ml"``,
+    ``"roml"`` or ``"naive"``, with the run's ``alpha`` / ``beta`` / ``nu`` / ``soft_update`` /
+    ``cem_batch_size`` / ``pool_size`` settings."""
+    method = config.method
+    if method == baseline:
+        return UniformSampler(family, seed=seed)
+    if method == "cvar-ml":
+        return CVaRSampler(family, alpha=config.alpha, seed=seed)
+    if method == "roml":
+        return RoMLSampler(
+            family,
+            alpha=config.alpha,
+            beta=config.beta,
+            nu=config.nu,
+            soft_update=config.soft_update,
+            batch_size=config.cem_batch_size,
+            seed=seed,
+        )
+    if method == "naive":
+        return FixedPoolSampler(family, alpha=config.alpha, pool_size=config.pool_size, seed=seed)
+    raise ValueError(f"unknown method {method!r}; choose from {baseline}, cvar-ml, roml, naive")
+
+
+HISTORY_COLUMNS = (
+    "reference_quantile",
+    "internal_quantile",
+    "threshold",
+    "n_selected",
+    "sample_mean",
+    "sample_cvar",
+    "reference_mean",
+    "reference_cvar",
+)
+
+
+def history_frame(history: Sequence[dict], names: Sequence[str]) -> pd.DataFrame:
+    """One row per CEM update of a sampler's ``history`` (e.g. :attr:`roml.samplers.RoMLSampler.history`).
+
+    The ``phi`` vector of each record is expanded into the columns ``phi_<name>``, one per entry of ``names``
+    (the task family's ``names``; for a family whose ``phi`` is longer than its task, such as ``Categorical``,
+    pass one name per entry of ``phi``). The columns are ``update``, ``n_tasks``, the ``phi_*`` columns, the
+    quantiles and the sample/reference mean and CVaR, then any further keys of the records in their order.
+    An empty history gives an empty frame with these columns.
+
+    Raises:
+        ValueError: a record without ``phi``, or whose ``phi`` does not have one entry per name.
+    """
+    names = tuple(str(name) for name in names)
+    phi_columns = [f"phi_{name}" for name in names]
+    if len(set(phi_columns)) != len(phi_columns):
+        raise ValueError(f"names must be distinct, got {names}")
+    rows = []
+    extra_keys: list[str] = []
+    for i, record in enumerate(history):
+        if "phi" not in record:
+            raise ValueError(f"history[{i}] has no 'phi' entry (keys: {sorted(record)})")
+        phi = np.asarray(record["phi"], dtype=float).reshape(-1)
+        if phi.size != len(names):
+            raise ValueError(f"history[{i}] has phi of length {phi.size}, but {len(names)} names were given: {names}")
+        row = {key: value for key, value in record.items() if key != "phi"}
+        row.update(zip(phi_columns, phi.tolist()))
+        rows.append(row)
+        extra_keys.extend(key for key in record if key not in extra_keys)
+    leading = ["update", "n_tasks", *phi_columns, *HISTORY_COLUMNS]
+    columns = leading + [key for key in extra_keys if key not in leading and key != "phi"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame.from_records(rows)
+    return frame.reindex(columns=[column for column in columns if column in frame.columns])
