@@ -153,12 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         description=f"roml {__version__}: robust meta-learning (CVaR-ML and RoML). `roml --version` prints the version.",
         args=args,
     )
+    from roml.experiments.runner import RunFailure
+
     try:
         command()
     except ValueError as error:  # bad input, another configuration, a corrupt file: one clear line
         print(f"roml: error: {error}", file=sys.stderr)
         return 2
-    except RuntimeError as error:  # runs that failed (the others were kept)
+    except RunFailure as error:  # some runs failed; the others were kept
         print(f"roml: error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -50,17 +50,31 @@ class Experiment(ABC):
     config_class: ClassVar[type[RunConfig]]
     presets: ClassVar[dict[str, dict[str, Any]]]
     table_metrics: ClassVar[tuple[Metric, ...]]
+    curve_xlabel: ClassVar[str] = "x"
+    """Report: the x axis of ``<metric>@<x>`` curves (sine: inner gradient steps at test time)."""
+    phi0_line: ClassVar[float | dict[str, float] | None] = None
+    """Report: the original distribution's phi, drawn dashed in the sampler figure (per dimension or one value)."""
+    score_label: ClassVar[str] = "task score"
+    """Report: what a task's score is (sine: minus the query loss; RL: the return)."""
 
-    def config(self, method: str, seed: int, scale: str) -> RunConfig:
-        """The full configuration of one run, or a ``ValueError`` naming an unknown method or scale."""
+    def config(self, method: str, seed: int, scale: str, overrides: dict[str, Any] | None = None) -> RunConfig:
+        """The full configuration of one run: the paper's defaults, the scale's preset, then ``overrides``.
+
+        Raises a ``ValueError`` naming an unknown method, scale or overridden field.
+        """
         if method not in self.methods:
             raise ValueError(f"unknown method {method!r} for {self.name}; choose from {', '.join(self.methods)}")
         if scale not in self.presets:
             raise ValueError(f"unknown scale {scale!r}; choose from {', '.join(self.presets)}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        overrides = dict(overrides or {})
+        fixed = {"experiment", "method", "seed", "scale"} & set(overrides)
+        unknown = set(overrides) - {f.name for f in fields(self.config_class)}
+        if fixed or unknown:
+            raise ValueError(f"cannot override {sorted(fixed | unknown)} of a {self.name} run")
         base = self.config_class(experiment=self.name, method=method, seed=seed, scale=scale)
-        return replace(base, **self.presets[scale])
+        return replace(base, **{**self.presets[scale], **overrides})
 
     def config_from_dict(self, values: dict[str, Any]) -> RunConfig:
         known = {f.name for f in fields(self.config_class)}

@@ -73,22 +73,33 @@ def _execute(job: _Job, sink=None) -> dict[str, Any]:
     return experiment.run(config, run_dir, reporter)
 
 
-def _make_jobs(experiment_name: str, methods: Iterable[str] | None, seeds: Iterable[int], scale: str, out: Path):
+def _make_jobs(experiment_name, methods, seeds, scale, out: Path, overrides=None) -> list[_Job]:
     experiment = get_experiment(experiment_name)
     methods = tuple(methods) if methods else experiment.methods
     jobs = []
     for method in methods:
         for seed in seeds:
-            config = experiment.config(method, seed, scale)
+            config = experiment.config(method, seed, scale, overrides)
             run_dir = RunDir(out, experiment.name, method, seed)
             run_dir.prepare(config.to_dict())  # refuses a folder of another configuration before any work
             jobs.append(_Job(experiment.name, config.to_dict(), str(out)))
     return jobs
 
 
-def train(experiment: str, method: str, seed: int, scale: str, out: str | Path, progress: bool = True) -> dict:
-    """Train, evaluate and write one run in this process (resuming it if it was interrupted)."""
-    (job,) = _make_jobs(experiment, [method], [seed], scale, Path(out))
+def train(
+    experiment: str,
+    method: str,
+    seed: int,
+    scale: str,
+    out: str | Path,
+    progress: bool = True,
+    overrides: dict[str, Any] | None = None,
+) -> dict:
+    """Train, evaluate and write one run in this process (resuming it if it was interrupted).
+
+    ``overrides`` replaces fields of the scale's preset (e.g. ``{"iterations": 500}``).
+    """
+    (job,) = _make_jobs(experiment, [method], [seed], scale, Path(out), overrides)
     with _Bars(progress) as bars:
         return _execute(job, bars.update)
 
@@ -103,11 +114,13 @@ def reproduce(
     backend: str = "local",
     address: str | None = None,
     progress: bool = True,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, dict]:
     """Train every method on every seed (``seeds``: a count, meaning seeds 0..n-1, or explicit seeds).
 
     Returns the summaries by run name. Finished runs are skipped, unfinished ones resumed. If a run fails, the
-    others still finish and a :class:`RunFailure` lists the failures at the end.
+    others still finish and a :class:`RunFailure` lists the failures at the end. ``overrides`` replaces fields
+    of the scale's preset for every run.
     """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seed_list or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seed_list):
@@ -118,7 +131,7 @@ def reproduce(
         workers = os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    jobs = _make_jobs(experiment, methods, seed_list, scale, Path(out))
+    jobs = _make_jobs(experiment, methods, seed_list, scale, Path(out), overrides)
     with _Bars(progress, n_runs=len(jobs)) as bars:
         if backend == "ray":
             results, failures = _run_ray(jobs, bars, address)

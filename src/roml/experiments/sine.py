@@ -104,6 +104,9 @@ class SineExperiment(Experiment):
         Metric("mean_loss@1", "Mean loss (1 step)", higher_is_better=False),
         Metric("cvar_loss@1", "CVaR_0.05 loss (1 step)", higher_is_better=False),
     )
+    curve_xlabel = "inner gradient steps at test time"
+    phi0_line = 0.5
+    score_label = "score (minus the query loss)"
 
     def run(self, config: SineConfig, run_dir: RunDir, progress) -> dict:
         import torch

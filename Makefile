@@ -1,0 +1,35 @@
+# The two set-up commands of the README: `make main` (a small but real reproduction) and `make test`.
+# Both create the virtual environment and install everything they need on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= runs
+SEEDS ?= 3
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: main test bench setup clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch's CPU build first (an unpinned torch would pull a CUDA build of several GB)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
+	touch $@
+
+# Sine regression at quick scale: every method on SEEDS seeds, then the table and figures in OUT/.
+main: setup
+	$(BIN)/roml reproduce sine --scale quick --seeds $(SEEDS) --out $(OUT)
+	$(BIN)/roml report $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: setup
+	$(BIN)/python benchmarks/bench_samplers.py
+	$(BIN)/python benchmarks/bench_maml.py
+
+clean:
+	rm -rf $(VENV) $(OUT)

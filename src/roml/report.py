@@ -1,0 +1,535 @@
+"""The report of a folder of runs (``roml report OUT``): tables and the paper's figures, from the results files only.
+
+It reads ``OUT/<experiment>/<method>/seed<k>/`` (the layout of :mod:`roml.experiments.results`) and writes into
+``OUT`` itself:
+
+==============================  ======================================================================================
+``summary.csv``                 every test metric of every finished run, long format (experiment, method, seed, scale,
+                                metric, value): the raw numbers behind every table and figure below
+``table.md``                    per experiment, the layout of the paper's Tables 1-2: one row per method, one column
+                                per ``table_metrics`` entry, ``mean ± std`` over seeds, the best mean in bold; then one
+                                table per metric family ``<base>@<x>`` (sine: the mean and CVaR test loss after 0..5
+                                inner steps, the numbers of Fig. 5 / 14) and one of any other metric, so nothing is
+                                hidden; unfinished runs are listed and left out
+``<experiment>_test_curves.png``  every metric family against ``x``, one line per method, mean over seeds with a
+                                shaded 95% confidence interval: the paper's Fig. 5 (CVaR) and Fig. 14 (mean and CVaR)
+``<experiment>_sampler.png``    RoML's cross-entropy method, for every method whose ``sampler.csv`` has rows: ``phi``
+                                per task dimension, then the sample vs reference mean and CVaR scores, against the
+                                number of training tasks: the paper's Fig. 10-13
+``<experiment>_training.png``   the ``train_*`` columns of ``progress.csv`` against tasks / frames / iterations,
+                                smoothed, mean over seeds with a 95% confidence interval
+==============================  ======================================================================================
+
+Optional attributes of an experiment class refine the figures (all have fallbacks, and an experiment folder whose
+name is not registered is reported generically):
+
+* ``curve_xlabel`` (str, default ``"x"``): the x label of the test curves, e.g. "inner gradient steps at test time".
+* ``phi0_line`` (float, or a mapping from task-dimension name to float; default none): ``phi`` of the original task
+  distribution, drawn dashed in the sampler panels (0.5 for the Beta families).
+* ``score_label`` (str, default ``"task score"``): the y label of the sample / reference score panel.
+
+Nothing is written before every run folder has been read, and every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter, MaxNLocator
+
+from roml.experiments.base import Metric
+from roml.experiments.registry import experiment_names, get_experiment
+from roml.experiments.results import RunFolderError, atomic_write_bytes, atomic_write_text, read_json
+from roml.risk import confidence_interval
+
+__all__ = ["SUMMARY_COLUMNS", "write_report"]
+
+SUMMARY_COLUMNS = ("experiment", "method", "seed", "scale", "metric", "value")
+X_COLUMNS = ("tasks", "frames", "iteration")
+"""Candidate x axes of the training curves, in order of preference."""
+X_LABELS = {"tasks": "training tasks", "frames": "environment frames", "iteration": "training iterations"}
+DPI = 120
+MAX_CURVE_POINTS = 400
+"""Longer curves are thinned to this many evenly spaced points (after smoothing) before plotting."""
+SAMPLER_SERIES = (  # sampler.csv column and its colour (the paper's Fig. 13 draws the sample scores in green)
+    ("sample_mean", "tab:green"),
+    ("reference_mean", "tab:blue"),
+    ("reference_cvar", "tab:red"),
+)
+
+_FAMILY = re.compile(r"^(?P<base>.+)@(?P<x>-?\d+)$")
+_SEED_DIR = re.compile(r"^seed(\d+)$")
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Run:
+    experiment: str
+    method: str
+    seed: int
+    path: Path
+    summary: dict | None
+    """``None`` for an unfinished run (no ``summary.json``)."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}/seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What the report needs to know about an experiment, with fallbacks for an unregistered one."""
+
+    name: str
+    description: str
+    methods: tuple[str, ...]
+    table_metrics: tuple[Metric, ...] | None
+    curve_xlabel: str = "x"
+    phi0_line: float | Mapping[str, float] | None = None
+    score_label: str = "task score"
+
+
+def _spec(name: str) -> _Spec:
+    if name not in experiment_names():
+        return _Spec(name, "not a registered experiment", (), None)
+    experiment = get_experiment(name)
+    return _Spec(
+        name,
+        experiment.description,
+        tuple(experiment.methods),
+        tuple(experiment.table_metrics),
+        experiment.curve_xlabel,
+        experiment.phi0_line,
+        experiment.score_label,
+    )
+
+
+def _read_summary(path: Path) -> dict:
+    """``summary.json`` with a non-empty ``metrics`` object of finite numbers, or a RunFolderError naming it."""
+    summary = read_json(path)
+    metrics = summary.get("metrics") if isinstance(summary, dict) else None
+    if not isinstance(metrics, dict) or not metrics:
+        raise RunFolderError(f"{path} has no 'metrics' object; rerun that run or remove its folder")
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise RunFolderError(f"{path}: metric {key!r} must be a finite number, got {value!r}")
+    return summary
+
+
+def _read_csv(path: Path) -> pd.DataFrame | None:
+    """A run's CSV file, ``None`` when it is missing or empty; a corrupt one raises a RunFolderError naming it."""
+    if not path.exists():
+        return None
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
+        raise RunFolderError(f"{path} is unreadable or corrupt ({error})") from None
+    return frame if len(frame) else None
+
+
+def _find_runs(out: Path) -> list[_Run]:
+    runs = []
+    for seed_dir in sorted(out.glob("*/*/seed*")):
+        match = _SEED_DIR.match(seed_dir.name)
+        method_dir = seed_dir.parent
+        hidden = method_dir.name.startswith(".") or method_dir.parent.name.startswith(".")
+        if not match or hidden or not seed_dir.is_dir():
+            continue
+        summary_file = seed_dir / "summary.json"
+        summary = _read_summary(summary_file) if summary_file.exists() else None
+        runs.append(_Run(method_dir.parent.name, method_dir.name, int(match[1]), seed_dir, summary))
+    return runs
+
+
+def _method_order(present, preferred: Sequence[str]) -> list[str]:
+    """The methods in ``present``: the experiment's display order first, then any others alphabetically."""
+    present = set(present)
+    return [m for m in preferred if m in present] + sorted(present - set(preferred))
+
+
+def _summary_frame(runs: Sequence[_Run]) -> pd.DataFrame:
+    rows = [
+        (run.experiment, run.method, run.seed, str(run.summary.get("scale", "")), metric, float(value))
+        for run in runs
+        for metric, value in run.summary["metrics"].items()
+    ]
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def _split_family(metric: str) -> tuple[str, int] | None:
+    match = _FAMILY.match(metric)
+    return (match["base"], int(match["x"])) if match else None
+
+
+def _families(metrics: Sequence[str]) -> dict[str, list[int]]:
+    """Metric families ``<base>@<x>``: base -> sorted x values, bases in order of first appearance."""
+    families: dict[str, list[int]] = {}
+    for metric in metrics:
+        split = _split_family(metric)
+        if split:
+            families.setdefault(split[0], []).append(split[1])
+    return {base: sorted(set(xs)) for base, xs in families.items()}
+
+
+def _pretty(base: str, alpha, math_text: bool = False) -> str:
+    """``cvar_loss`` -> ``CVaR_0.05 loss`` (mathtext subscript in figures), ``mean_return`` -> ``mean return``."""
+    if alpha is None:
+        cvar = "CVaR"
+    else:
+        cvar = f"CVaR$_{{{alpha:g}}}$" if math_text else f"CVaR_{alpha:g}"
+    return " ".join(cvar if word.lower() == "cvar" else word for word in base.split("_"))
+
+
+def _distinct(values) -> list[str]:
+    """The distinct, non-empty values as sorted strings."""
+    return sorted({str(v) for v in values if v is not None and v != ""})
+
+
+def _describe(values, what: str, template: str) -> str | None:
+    """``template`` filled with the one distinct value, a "mixed ..." note when they differ, ``None`` if none."""
+    distinct = _distinct(values)
+    if len(distinct) == 1:
+        return template.format(distinct[0])
+    return f"mixed {what}: {', '.join(distinct)}" if distinct else None
+
+
+# --- table.md ---------------------------------------------------------------------------------------------------
+
+
+def _decimals(means: Sequence[float]) -> int:
+    """Decimals that give the largest |mean| of a column four significant digits (0 to 6 decimals)."""
+    scale = max((abs(m) for m in means if m != 0 and math.isfinite(m)), default=1.0)
+    return int(np.clip(3 - math.floor(math.log10(scale)), 0, 6))
+
+
+def _markdown_table(frame: pd.DataFrame, methods, columns: Sequence[tuple[str, str, bool | None]]) -> list[str]:
+    """Rows = methods, one column per ``(metric key, label, higher_is_better)``: ``mean ± std`` over seeds
+    (std with ddof 1, the value alone for one seed), the best mean in bold (none when the direction is unknown),
+    and the number of seeds."""
+    values = frame.groupby(["method", "metric"])["value"].apply(list).to_dict()
+    seeds = frame.groupby("method")["seed"].nunique().to_dict()
+    lines = ["| Method | " + " | ".join(label for _, label, _ in columns) + " | Seeds |"]
+    lines.append("|---|" + "---|" * len(columns) + "---:|")
+    cells = {method: [] for method in methods}
+    for key, _, higher in columns:
+        stats = {m: confidence_interval(values[m, key]) for m in methods if (m, key) in values}
+        means = [ci.mean for ci in stats.values()]
+        best = None if higher is None or not means else (max(means) if higher else min(means))
+        decimals = _decimals(means)
+        for method in methods:
+            ci = stats.get(method)
+            if ci is None:
+                cells[method].append("–")
+                continue
+            text = f"{ci.mean:.{decimals}f}" + (f" ± {ci.std:.{decimals}f}" if ci.n > 1 else "")
+            cells[method].append(f"**{text}**" if ci.mean == best else text)
+    for method in methods:
+        lines.append(f"| {method} | " + " | ".join(cells[method]) + f" | {seeds.get(method, 0)} |")
+    return lines
+
+
+def _section_header(spec: _Spec, finished: Sequence[_Run], frame: pd.DataFrame) -> list[str]:
+    counts = sorted(set(frame.groupby("method")["seed"].nunique()))
+    n_seeds = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    details = [
+        _describe((run.summary.get("scale") for run in finished), "scales", "scale {}"),
+        f"{n_seeds} seed{'s' if counts[-1] > 1 else ''} per method",
+    ]
+    lines = [f"## {spec.name} — {spec.description} ({', '.join(d for d in details if d)})", ""]
+    test = [
+        _describe((run.summary.get("n_test_tasks") for run in finished), "test-set sizes", "{} test tasks per run"),
+        _describe((run.summary.get("alpha") for run in finished), "alphas", "α = {}"),
+    ]
+    if any(test):
+        lines += ["Test: " + ", ".join(part for part in test if part) + ".", ""]
+    lines += [
+        "Cells: mean ± standard deviation over seeds (ddof 1; the value alone for a single seed); "
+        "**bold**: the best mean of the column.",
+        "",
+    ]
+    return lines
+
+
+def _directions(spec: _Spec) -> dict[str, bool]:
+    """higher_is_better per table metric, also keyed by the base of a family metric (sine: ``mean_loss``)."""
+    directions = {}
+    for metric in spec.table_metrics or ():
+        split = _split_family(metric.key)
+        directions[metric.key] = directions[split[0] if split else metric.key] = metric.higher_is_better
+    return directions
+
+
+def _main_columns(spec: _Spec, metrics: Sequence[str]) -> list[tuple[str, str, bool | None]]:
+    """The paper-layout table's columns: the experiment's table_metrics, or every plain metric if unregistered."""
+    if spec.table_metrics is None:
+        return [(key, key, None) for key in metrics if _split_family(key) is None]
+    return [(m.key, m.label, m.higher_is_better) for m in spec.table_metrics if m.key in metrics]
+
+
+def _experiment_section(spec: _Spec, runs: Sequence[_Run], frame: pd.DataFrame, figures: Sequence[str]) -> list[str]:
+    finished = [run for run in runs if run.summary is not None]
+    unfinished = [run.name for run in runs if run.summary is None]
+    if not finished:
+        note = f"No finished runs; unfinished: {', '.join(unfinished)}."
+        return [f"## {spec.name} — {spec.description}", "", note, ""]
+    lines = _section_header(spec, finished, frame)
+    methods = _method_order(frame["method"], spec.methods)
+    metrics = list(dict.fromkeys(frame["metric"]))
+    main, directions = _main_columns(spec, metrics), _directions(spec)
+    if spec.table_metrics is None and main:
+        lines += ["Not a registered experiment: every plain metric, no best marked.", ""]
+    if main:
+        lines += _markdown_table(frame, methods, main) + [""]
+    else:
+        lines += ["(None of the table metrics is in the summaries; see the tables below.)", ""]
+    for base, xs in _families(metrics).items():
+        lines += [f"### {base}@x" + (f" (x = {spec.curve_xlabel})" if spec.curve_xlabel != "x" else ""), ""]
+        lines += _markdown_table(frame, methods, [(f"{base}@{x}", f"x = {x}", directions.get(base)) for x in xs])
+        lines += [""]
+    shown = {key for key, _, _ in main}
+    others = [key for key in metrics if _split_family(key) is None and key not in shown]
+    if others:
+        lines += ["### Other metrics", ""]
+        lines += _markdown_table(frame, methods, [(key, key, directions.get(key)) for key in others]) + [""]
+    if unfinished:
+        lines += [f"Unfinished (skipped): {', '.join(unfinished)}.", ""]
+    if figures:
+        lines += ["Figures: " + ", ".join(figures) + ".", ""]
+    return lines
+
+
+# --- figures -----------------------------------------------------------------------------------------------------
+
+
+def _new_figure(n_panels: int, ncols: int, panel_size=(4.6, 3.5)) -> tuple[Figure, list]:
+    nrows = math.ceil(n_panels / ncols)
+    figure = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel().tolist()
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return figure, axes[:n_panels]
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _thin(table: pd.DataFrame) -> pd.DataFrame:
+    if len(table) <= MAX_CURVE_POINTS:
+        return table
+    return table.iloc[np.unique(np.linspace(0, len(table) - 1, MAX_CURVE_POINTS).round().astype(int))]
+
+
+def _plot_band(ax, table: pd.DataFrame, label: str, color, **line) -> np.ndarray:
+    """Plot the mean over seeds of ``table`` (index: x, one column per seed, NaN where a seed has no value) with
+    its shaded 95% confidence interval (:func:`roml.risk.confidence_interval`); return the plotted means."""
+    points = []
+    for x, row in _thin(table.sort_index()).iterrows():
+        values = row.to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        if values.size:
+            ci = confidence_interval(values)
+            points.append((x, ci.mean, ci.low, ci.high))
+    if not points:
+        return np.empty(0)
+    x, mean, low, high = (np.asarray(column, dtype=float) for column in zip(*points))
+    ax.plot(x, mean, color=color, label=label, linewidth=1.6, **line)
+    ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+    return mean
+
+
+def _by_seed(frame: pd.DataFrame, x: str, column: str) -> pd.DataFrame:
+    """``frame``'s ``column`` as a table: index ``x``, one column per seed."""
+    return frame.groupby([x, "seed"])[column].mean().unstack("seed")
+
+
+def _finish_axes(ax, means: Sequence[np.ndarray], xlabel: str, ylabel: str, title: str | None = None) -> None:
+    """Labels (x ticks as 50k, 2M), grid, and a log y axis when the (positive) plotted means span > a decade."""
+    values = np.concatenate([np.ravel(m) for m in means]) if means else np.empty(0)
+    values = values[np.isfinite(values)]
+    if values.size and values.min() > 0 and values.max() / values.min() > 10:
+        ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=11)
+    ax.grid(True, alpha=0.3)
+
+
+def _color(spec: _Spec, method: str) -> str:
+    """One colour per method, the same in every figure and report: by the method's place in the experiment."""
+    if method in spec.methods:
+        return f"C{spec.methods.index(method) % 10}"
+    return f"C{(len(spec.methods) + sum(map(ord, method))) % 10}"
+
+
+def _legend_label(method: str, n_seeds: int) -> str:
+    return f"{method} ({n_seeds} seed{'s' if n_seeds > 1 else ''})"
+
+
+def _test_curves(spec: _Spec, frame: pd.DataFrame, methods, alpha) -> bytes | None:
+    """Fig. 5 / 14: every metric family ``<base>@<x>`` against x, per method the mean over seeds with a 95% CI."""
+    families = _families(list(dict.fromkeys(frame["metric"])))
+    if not families:
+        return None
+    parts = [_split_family(metric) for metric in frame["metric"]]
+    frame = frame[[part is not None for part in parts]]
+    frame = frame.assign(base=[p[0] for p in parts if p], x=[p[1] for p in parts if p])
+    figure, axes = _new_figure(len(families), ncols=min(len(families), 3))
+    seeds = frame.groupby("method")["seed"].nunique()
+    for ax, base in zip(axes, families):
+        subset = frame[frame["base"] == base]
+        means = [
+            _plot_band(ax, _by_seed(subset[subset["method"] == m], "x", "value"), _legend_label(m, seeds[m]),
+                       _color(spec, m), marker="o", markersize=3.5)
+            for m in methods if (subset["method"] == m).any()
+        ]
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _finish_axes(ax, means, spec.curve_xlabel, f"test {_pretty(base, alpha, math_text=True)}",
+                     _pretty(base, alpha, math_text=True))
+    axes[0].legend(fontsize=9)
+    figure.suptitle(f"{spec.name}: test metrics (mean over seeds, 95% CI)")
+    return _png(figure)
+
+
+def _phi0(spec: _Spec, name: str) -> float | None:
+    if isinstance(spec.phi0_line, Mapping):
+        return spec.phi0_line.get(name)
+    return spec.phi0_line
+
+
+def _sampler_figure(spec: _Spec, histories: dict[str, pd.DataFrame], alpha) -> bytes | None:
+    """Fig. 10-13: per method with CEM updates, phi per task dimension and the sample vs reference scores."""
+    if not histories:
+        return None
+    phi_columns = list(dict.fromkeys(c for h in histories.values() for c in h.columns if c.startswith("phi_")))
+    ncols = len(phi_columns) + 1
+    figure, axes = _new_figure(ncols * len(histories), ncols, panel_size=(3.9, 3.3))
+    for row, (method, history) in enumerate(histories.items()):
+        row_axes = axes[row * ncols : (row + 1) * ncols]
+        for ax, column in zip(row_axes, phi_columns):
+            name = column.removeprefix("phi_")
+            table = _by_seed(history, "n_tasks", column)
+            means = [_plot_band(ax, table, _legend_label(method, table.shape[1]), _color(spec, method))]
+            if _phi0(spec, name) is not None:
+                ax.axhline(_phi0(spec, name), color="0.3", linestyle="--", linewidth=1, label="φ0 (original)")
+            _finish_axes(ax, means, "training tasks", f"φ {name}", f"{method}: φ {name}")
+        score_ax = row_axes[-1]
+        means = [
+            _plot_band(score_ax, _by_seed(history, "n_tasks", column), _pretty(column, alpha, True), color)
+            for column, color in SAMPLER_SERIES
+            if column in history
+        ]
+        _finish_axes(score_ax, means, "training tasks", spec.score_label, f"{method}: sample vs reference")
+        score_ax.legend(fontsize=8)
+        if phi_columns:
+            row_axes[0].legend(fontsize=8)
+    figure.suptitle(f"{spec.name}: the CEM's sampling distribution over training (mean over seeds, 95% CI)")
+    return _png(figure)
+
+
+def _training_figure(spec: _Spec, progress: dict[str, pd.DataFrame], methods) -> bytes | None:
+    """The ``train_*`` columns of progress.csv per method: rolling mean (1% of the run), mean over seeds, 95% CI."""
+    frames = list(progress.values())
+    x = next((c for c in X_COLUMNS if any(c in f for f in frames)), None)
+    columns = list(dict.fromkeys(
+        c for f in frames for c in f.columns
+        if c.startswith("train_") and pd.api.types.is_float_dtype(f[c])  # integer columns are counts
+    ))
+    if x is None or not columns:
+        return None
+    figure, axes = _new_figure(len(columns), ncols=min(len(columns), 3))
+    for ax, column in zip(axes, columns):
+        means = []
+        for method in methods:
+            frame = progress.get(method)
+            if frame is None or column not in frame or x not in frame:
+                continue
+            table = _by_seed(frame, x, column)
+            window = max(1, round(0.01 * len(table)))
+            smoothed = table.rolling(window, min_periods=1).mean()
+            means.append(_plot_band(ax, smoothed, _legend_label(method, table.shape[1]), _color(spec, method)))
+        _finish_axes(ax, means, X_LABELS.get(x, x), _pretty(column.removeprefix("train_"), None),
+                     f"training {_pretty(column.removeprefix('train_'), None)}")
+    axes[0].legend(fontsize=9)
+    figure.suptitle(f"{spec.name}: training curves (rolling mean over 1% of the run, mean over seeds, 95% CI)")
+    return _png(figure)
+
+
+def _concat_runs(runs: Sequence[_Run], filename: str) -> dict[str, pd.DataFrame]:
+    """Per method, the rows of every finished run's ``filename`` with a ``seed`` column (runs without rows skipped)."""
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for run in runs:
+        frame = _read_csv(run.path / filename)
+        if frame is not None:
+            frames.setdefault(run.method, []).append(frame.assign(seed=run.seed))
+    return {method: pd.concat(parts, ignore_index=True) for method, parts in frames.items()}
+
+
+def _figures(spec: _Spec, finished: Sequence[_Run], frame: pd.DataFrame, methods) -> dict[str, bytes]:
+    alphas = _distinct(run.summary.get("alpha") for run in finished)
+    alpha = float(alphas[0]) if len(alphas) == 1 else None
+    histories = {m: h for m, h in _concat_runs(finished, "sampler.csv").items() if "n_tasks" in h}
+    histories = {m: histories[m] for m in _method_order(histories, methods)}
+    progress = _concat_runs(finished, "progress.csv")
+    images = {
+        f"{spec.name}_test_curves.png": _test_curves(spec, frame, methods, alpha),
+        f"{spec.name}_sampler.png": _sampler_figure(spec, histories, alpha),
+        f"{spec.name}_training.png": _training_figure(spec, progress, _method_order(progress, methods)),
+    }
+    return {name: data for name, data in images.items() if data is not None}
+
+
+# --- the report ---------------------------------------------------------------------------------------------------
+
+
+def write_report(out: str | Path) -> list[Path]:
+    """Write ``summary.csv``, ``table.md`` and the figures (see the module docstring) into ``out``.
+
+    Returns the written paths: ``summary.csv``, ``table.md``, then the PNG files. Raises a ``ValueError`` when ``out``
+    holds no finished run, and a :class:`~roml.experiments.results.RunFolderError` (a ``ValueError``) naming the file
+    when a ``summary.json`` or CSV file is corrupt; nothing is written in either case.
+    """
+    out = Path(out)
+    runs = _find_runs(out) if out.is_dir() else []
+    finished = [run for run in runs if run.summary is not None]
+    if not finished:
+        raise ValueError(f"no finished runs in {out}")
+    lines = [f"# Results in {out}", ""]
+    images: dict[str, bytes] = {}
+    frames = []
+    for name in sorted({run.experiment for run in runs}):
+        spec = _spec(name)
+        runs_here = [run for run in runs if run.experiment == name]
+        methods = _method_order((run.method for run in runs_here), spec.methods)
+        runs_here.sort(key=lambda run: (methods.index(run.method), run.seed))
+        done = [run for run in runs_here if run.summary is not None]
+        frame = _summary_frame(done)
+        figures = _figures(spec, done, frame, _method_order(frame["method"], spec.methods)) if done else {}
+        images.update(figures)
+        lines += _experiment_section(spec, runs_here, frame, list(figures))
+        frames.append(frame)
+    paths = [out / "summary.csv", out / "table.md"]
+    atomic_write_text(paths[0], pd.concat(frames, ignore_index=True).to_csv(index=False))
+    atomic_write_text(paths[1], "\n".join(lines).rstrip() + "\n")
+    for filename, data in images.items():
+        atomic_write_bytes(out / filename, data)
+        paths.append(out / filename)
+    return paths
