@@ -173,8 +173,6 @@ class SineExperiment(Experiment):
             if (iteration + 1) % config.checkpoint_every == 0 or iteration + 1 == config.iterations:
                 checkpoint(iteration + 1, elapsed + now - clock)
 
-        if start == config.iterations == 0:
-            checkpoint(0, 0.0)
         return self._test(config, maml, run_dir)
 
     def _test(self, config: SineConfig, maml, run_dir: RunDir) -> dict:
