@@ -209,10 +209,14 @@ def _describe(values, what: str, template: str) -> str | None:
 # --- table.md ---------------------------------------------------------------------------------------------------
 
 
-def _decimals(means: Sequence[float]) -> int:
-    """Decimals that give the largest |mean| of a column four significant digits (0 to 6 decimals)."""
-    scale = max((abs(m) for m in means if m != 0 and math.isfinite(m)), default=1.0)
-    return int(np.clip(3 - math.floor(math.log10(scale)), 0, 6))
+def _format_cell(ci) -> str:
+    """``mean ± std`` with the mean at four significant digits (0 to 6 decimals; scientific from 1e6 on), the
+    std at the same decimals; the mean alone for a single seed. Per cell, so one diverged run cannot coarsen the
+    rest of its column."""
+    if abs(ci.mean) >= 1e6:
+        return f"{ci.mean:.3e}" + (f" ± {ci.std:.3e}" if ci.n > 1 else "")
+    decimals = int(np.clip(3 - math.floor(math.log10(abs(ci.mean))), 0, 6)) if ci.mean != 0 else 4
+    return f"{ci.mean:.{decimals}f}" + (f" ± {ci.std:.{decimals}f}" if ci.n > 1 else "")
 
 
 def _markdown_table(frame: pd.DataFrame, methods, columns: Sequence[tuple[str, str, bool | None]]) -> list[str]:
@@ -228,13 +232,12 @@ def _markdown_table(frame: pd.DataFrame, methods, columns: Sequence[tuple[str, s
         stats = {m: confidence_interval(values[m, key]) for m in methods if (m, key) in values}
         means = [ci.mean for ci in stats.values()]
         best = None if higher is None or not means else (max(means) if higher else min(means))
-        decimals = _decimals(means)
         for method in methods:
             ci = stats.get(method)
             if ci is None:
                 cells[method].append("–")
                 continue
-            text = f"{ci.mean:.{decimals}f}" + (f" ± {ci.std:.{decimals}f}" if ci.n > 1 else "")
+            text = _format_cell(ci)
             cells[method].append(f"**{text}**" if ci.mean == best else text)
     for method in methods:
         lines.append(f"| {method} | " + " | ".join(cells[method]) + f" | {seeds.get(method, 0)} |")
