@@ -18,7 +18,7 @@ The final model is tested (the authors additionally kept the best of periodic va
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -118,15 +118,8 @@ class SineExperiment(Experiment):
         sampler = make_sampler(config, family, sampler_seed, baseline="maml")
         data_rng = np.random.default_rng(data_seed)
         generator = torch.Generator().manual_seed(int(model_seed.generate_state(1)[0]))
-        maml_config = MAMLConfig(
-            inner_lr=config.inner_lr,
-            inner_steps=config.inner_steps,
-            first_order=config.first_order,
-            outer_lr=config.outer_lr,
-            tasks_per_batch=config.tasks_per_batch,
-            n_support=config.n_support,
-            n_query=config.n_query,
-        )
+        # SineConfig repeats MAMLConfig's fields (flat, so that config.json lists every setting)
+        maml_config = MAMLConfig(**{f.name: getattr(config, f.name) for f in fields(MAMLConfig)})
         maml = MAML.for_sine(generator, maml_config)
         rows: list[dict] = []
         start, elapsed = 0, 0.0
