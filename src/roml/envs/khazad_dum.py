@@ -576,14 +576,19 @@ class KhazadDumVecEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         n = self.num_envs
         self._next_tau = _check_taus(tasks, n)
+        self._start_episodes(np.full((n, 2), 1.5))
+        self._needs_reset = True
+
+    def _start_episodes(self, xy: np.ndarray) -> None:
+        """Fresh episode state for every sub-environment at ``xy``, with the tasks set so far."""
+        n = self.num_envs
+        self._xy = xy
         self._tau = self._next_tau.copy()
-        self._xy = np.full((n, 2), 1.5)
         self._status = np.zeros(n, dtype=np.int8)
         self._short = np.zeros(n, dtype=bool)
         self._long = np.zeros(n, dtype=bool)
         self._last_bridge = np.zeros(n, dtype=np.int8)
         self._steps = 0
-        self._needs_reset = True
 
     # ---------------------------------------------------------------------------------------------- task API
     def set_tasks(self, tasks: float | np.ndarray) -> None:
@@ -622,13 +627,7 @@ class KhazadDumVecEnv(VectorEnv):
             self.set_tasks(options["tasks"])
         starts = None if options.get("starts") is None else _check_starts(options["starts"], n, "options['starts']")
         xy = self.np_random.uniform(START_LOW, START_HIGH, size=(n, 2))
-        self._xy = xy if starts is None else starts
-        self._tau = self._next_tau.copy()
-        self._status = np.zeros(n, dtype=np.int8)
-        self._short = np.zeros(n, dtype=bool)
-        self._long = np.zeros(n, dtype=bool)
-        self._last_bridge = np.zeros(n, dtype=np.int8)
-        self._steps = 0
+        self._start_episodes(xy if starts is None else starts)
         self._needs_reset = False
         return observe(self._xy), self._info(np.zeros(n, dtype=bool))
 
