@@ -171,6 +171,37 @@ def test_vectorised_meta_steps_match_loop_reference_on_sine_mlp():
     assert fast.iteration == slow.iteration == 3
 
 
+class PlainSineMLP(SineMLP):
+    """SineMLP without its task-batched forward: MAML falls back to vmap over functional_call."""
+
+    task_batched_forward = None
+
+
+def test_task_batched_forward_equals_the_network_applied_task_by_task():
+    model = SineMLP(3)
+    n_tasks = 5
+    gen = torch.Generator().manual_seed(0)
+    params = {k: p.detach() + 0.1 * torch.randn(n_tasks, *p.shape, generator=gen)
+              for k, p in model.named_parameters()}
+    x = torch.randn(n_tasks, 7, 1, generator=gen)
+    batched = model.task_batched_forward(params, x)
+    for t in range(n_tasks):
+        single = torch.func.functional_call(model, {k: v[t] for k, v in params.items()}, (x[t],))
+        torch.testing.assert_close(batched[t], single)
+
+
+def test_vmap_fallback_matches_task_batched_forward():
+    batched = MAML.for_sine(2)
+    plain = MAML(PlainSineMLP(2))
+    data = sine_batch(9)
+    loss_b, losses_b = batched.meta_loss(data)
+    loss_p, losses_p = plain.meta_loss(data)
+    torch.testing.assert_close(losses_b, losses_p)
+    for gb, gp in zip(grads_of(loss_b, batched), grads_of(loss_p, plain)):
+        torch.testing.assert_close(gb, gp, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(batched.evaluate(data, max_steps=2), plain.evaluate(data, max_steps=2), rtol=1e-6)
+
+
 def test_first_order_differs_from_second_order():
     data = sine_batch(1)
     second = MAML.for_sine(0)
