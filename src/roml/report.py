@@ -17,7 +17,10 @@ It reads ``OUT/<experiment>/<method>/seed<k>/`` (the layout of :mod:`roml.experi
                                 per task dimension, then the sample vs reference mean and CVaR scores, against the
                                 number of training tasks: the paper's Fig. 10-13
 ``<experiment>_training.png``   the ``train_*`` columns of ``progress.csv`` against tasks / frames / iterations,
-                                smoothed, mean over seeds with a 95% confidence interval
+                                smoothed, and its ``valid_*`` columns (periodic evaluations on fixed tasks, as
+                                recorded), mean over seeds with a 95% confidence interval
+``<experiment>_<suffix>.png``   the experiment's own figures (``report_figures``; Khazad-Dum: ``episodes``, the
+                                test episodes in the heaviest rain on the map, the paper's Fig. 3)
 ==============================  ======================================================================================
 
 Optional attributes of an experiment class refine the figures (all have fallbacks, and an experiment folder whose
@@ -27,16 +30,20 @@ name is not registered is reported generically):
 * ``phi0_line`` (float, or a mapping from task-dimension name to float; default none): ``phi`` of the original task
   distribution, drawn dashed in the sampler panels (0.5 for the Beta families).
 * ``score_label`` (str, default ``"task score"``): the y label of the sample / reference score panel.
+* ``report_figures`` (``{suffix: "module:function"}``, default none): experiment-specific figures, see
+  :mod:`roml.figures`.
 
 Nothing is written before every run folder has been read, and every file is written atomically.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
 import re
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +105,7 @@ class _Spec:
     curve_xlabel: str = "x"
     phi0_line: float | Mapping[str, float] | None = None
     score_label: str = "task score"
+    report_figures: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _spec(name: str) -> _Spec:
@@ -112,6 +120,7 @@ def _spec(name: str) -> _Spec:
         experiment.curve_xlabel,
         experiment.phi0_line,
         experiment.score_label,
+        dict(experiment.report_figures),
     )
 
 
@@ -328,6 +337,8 @@ def _new_figure(n_panels: int, ncols: int, panel_size=(4.6, 3.5)) -> tuple[Figur
 
 
 def _png(figure: Figure) -> bytes:
+    if not isinstance(figure.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
@@ -449,12 +460,13 @@ def _sampler_figure(spec: _Spec, histories: dict[str, pd.DataFrame], alpha) -> b
 
 
 def _training_figure(spec: _Spec, progress: dict[str, pd.DataFrame], methods) -> bytes | None:
-    """The ``train_*`` columns of progress.csv per method: rolling mean (1% of the run), mean over seeds, 95% CI."""
+    """Per method, the ``train_*`` columns of progress.csv (rolling mean over 1% of the run) and the ``valid_*``
+    columns (the rows that have them, unsmoothed): mean over seeds, 95% CI."""
     frames = list(progress.values())
     x = next((c for c in X_COLUMNS if any(c in f for f in frames)), None)
     columns = list(dict.fromkeys(
         c for f in frames for c in f.columns
-        if c.startswith("train_") and pd.api.types.is_float_dtype(f[c])  # integer columns are counts
+        if c.startswith(("train_", "valid_")) and pd.api.types.is_float_dtype(f[c])  # integer columns are counts
     ))
     if x is None or not columns:
         return None
@@ -465,14 +477,17 @@ def _training_figure(spec: _Spec, progress: dict[str, pd.DataFrame], methods) ->
             frame = progress.get(method)
             if frame is None or column not in frame or x not in frame:
                 continue
-            table = _by_seed(frame, x, column)
-            window = max(1, round(0.01 * len(table)))
-            smoothed = table.rolling(window, min_periods=1).mean()
-            means.append(_plot_band(ax, smoothed, _legend_label(method, table.shape[1]), _color(spec, method)))
-        _finish_axes(ax, means, X_LABELS.get(x, x), _pretty(column.removeprefix("train_"), None),
-                     f"training {_pretty(column.removeprefix('train_'), None)}")
+            table = _by_seed(frame.dropna(subset=[column]), x, column)
+            if column.startswith("train_"):
+                table = table.rolling(max(1, round(0.01 * len(table))), min_periods=1).mean()
+            means.append(_plot_band(ax, table, _legend_label(method, table.shape[1]), _color(spec, method),
+                                    **({} if column.startswith("train_") else {"marker": "o", "markersize": 3})))
+        kind, _, name = column.partition("_")
+        _finish_axes(ax, means, X_LABELS.get(x, x), _pretty(name, None),
+                     f"{'training' if kind == 'train' else 'validation'} {_pretty(name, None)}")
     axes[0].legend(fontsize=9)
-    figure.suptitle(f"{spec.name}: training curves (rolling mean over 1% of the run, mean over seeds, 95% CI)")
+    figure.suptitle(f"{spec.name}: training (train_*: rolling mean over 1% of the run) and validation curves, "
+                    "mean over seeds, 95% CI")
     return _png(figure)
 
 
@@ -497,6 +512,11 @@ def _figures(spec: _Spec, finished: Sequence[_Run], frame: pd.DataFrame, methods
         f"{spec.name}_sampler.png": _sampler_figure(spec, histories, alpha),
         f"{spec.name}_training.png": _training_figure(spec, progress, _method_order(progress, methods)),
     }
+    folders = {m: [run.path for run in finished if run.method == m] for m in methods}
+    for suffix, target in spec.report_figures.items():
+        module, _, function = target.partition(":")
+        figure = getattr(importlib.import_module(module), function)(folders)
+        images[f"{spec.name}_{suffix}.png"] = None if figure is None else _png(figure)
     return {name: data for name, data in images.items() if data is not None}
 
 

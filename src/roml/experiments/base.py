@@ -56,6 +56,10 @@ class Experiment(ABC):
     """Report: the original distribution's phi, drawn dashed in the sampler figure (per dimension or one value)."""
     score_label: ClassVar[str] = "task score"
     """Report: what a task's score is (sine: minus the query loss; RL: the return)."""
+    report_figures: ClassVar[dict[str, str]] = {}
+    """Report: experiment-specific figures, ``{suffix: "module:function"}``; the report calls
+    ``function(runs)`` with ``{method: [finished run folders]}`` and writes the returned matplotlib ``Figure``
+    (or nothing for ``None``) to ``<experiment>_<suffix>.png``."""
 
     def config(self, method: str, seed: int, scale: str, overrides: dict[str, Any] | None = None) -> RunConfig:
         """The full configuration of one run: the paper's defaults, the scale's preset, then ``overrides``.

@@ -10,6 +10,8 @@ from roml.experiments.base import Experiment
 # name -> (module, class, one-line description)
 _EXPERIMENTS: dict[str, tuple[str, str, str]] = {
     "sine": ("roml.experiments.sine", "SineExperiment", "Sine regression with MAML (Section 6.3, App. E)"),
+    "khazad-dum": ("roml.experiments.khazad_dum", "KhazadDumExperiment",
+                   "Khazad-Dum with VariBAD (Section 6.1, App. D.1)"),
 }
 
 

@@ -1,0 +1,334 @@
+"""VariBAD (Zintgraf et al., 2020): a Bayes-adaptive agent whose belief is a learned latent posterior.
+
+One training iteration (App. D.1; reference section 5):
+
+1. :meth:`VariBAD.collect`: every environment of a vector env runs one task for ``episodes_per_task`` episodes
+   (the BAMDP). At each step the policy acts on the observation and on the current posterior's mean and
+   log-variance; the encoder then consumes the transition. The belief carries across the task's episodes and
+   starts from the prior at the next task.
+2. The task sampler scores the tasks (mean episode return) and returns per-task training weights.
+3. :meth:`VariBAD.update`: PPO on the rollout, weighted per task (:mod:`roml.algos.varibad.ppo`), then the VAE on
+   trajectories from its buffer (:mod:`roml.algos.varibad.vae`). The policy's loss does not reach the encoder.
+
+Where this differs from the authors' code, on purpose: the policy starts each inner episode from that episode's
+start observation (theirs acted on the previous episode's terminal observation, so the first action of every
+later episode was chosen blind); discrete actions reach the encoder and decoder one-hot (theirs: the action index
+as one float); the VAE may sample the newest trajectories; and the items listed in the ``ppo`` and ``vae``
+modules. The environment must be a vector env whose episodes all end on the same step (``terminated`` or
+``truncated`` for every sub-environment at once) and that offers ``set_tasks``, such as
+:class:`roml.envs.khazad_dum.KhazadDumVecEnv`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+from torch.nn import functional as F
+
+from roml.algos.varibad.buffers import Rollout, TrajectoryBuffer
+from roml.algos.varibad.config import VariBADConfig
+from roml.algos.varibad.networks import ActorCritic, Encoder, RewardDecoder, RunningNorm
+from roml.algos.varibad.ppo import discounted_advantages, ppo_loss
+from roml.algos.varibad.vae import elbo_loss
+
+TIMERS = ("env", "policy", "ppo", "vae")
+"""Where :attr:`VariBAD.timers` accounts wall time: env steps, the acting policy and encoder, the PPO update
+(with its preparation: normalisers, values, advantages), the VAE update."""
+
+
+class VariBAD:
+    """VariBAD's networks, optimisers, normalisers and VAE buffer, with the training step of the paper.
+
+    Args:
+        observation_space: the single environment's ``Box`` observation space (flat).
+        action_space: the single environment's ``Discrete`` or ``Box`` action space.
+        config: hyper-parameters (:class:`VariBADConfig`; the defaults are the Khazad-Dum settings).
+        seed: an int or ``np.random.SeedSequence`` from which the network initialisation and every draw of the
+            agent (actions, VAE samples and indices, minibatches) derive.
+
+    Attributes:
+        iteration: updates called so far; frames: environment steps consumed by :meth:`update`.
+        timers: accumulated wall seconds per part of the loop (see :data:`TIMERS`).
+    """
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
+                 config: VariBADConfig | None = None, seed: int | np.random.SeedSequence = 0):
+        self.config = config = VariBADConfig() if config is None else config
+        if not isinstance(config, VariBADConfig):
+            raise TypeError(f"config must be a VariBADConfig, got {type(config).__name__}")
+        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
+            raise ValueError(f"observation_space must be a flat Box, got {observation_space}")
+        sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        init_seed, draw_seed = (int(s.generate_state(1)[0]) for s in sequence.spawn(2))
+        init = torch.Generator().manual_seed(init_seed)
+        self.generator = torch.Generator().manual_seed(draw_seed)
+        obs_dim = observation_space.shape[0] + 1  # + the done flag (episode ended on this step)
+        if isinstance(action_space, spaces.Discrete):
+            self.n_actions, action_in = int(action_space.n), int(action_space.n)
+            head = dict(n_actions=self.n_actions)
+        elif isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
+            self.n_actions, action_in = None, int(action_space.shape[0])
+            head = dict(action_dim=action_in)
+        else:
+            raise ValueError(f"action_space must be Discrete or a flat Box, got {action_space}")
+        latent_in = 2 * config.latent_dim
+        self.encoder = Encoder(obs_dim, action_in, config.latent_dim, config.encoder_hidden, config.action_embedding,
+                               config.obs_embedding, config.reward_embedding, init)
+        self.decoder = RewardDecoder(config.latent_dim, obs_dim, action_in, config.decoder_layers,
+                                     config.obs_embedding, config.action_embedding, init)
+        self.policy = ActorCritic(obs_dim, latent_in, config.policy_layers, config.state_embedding,
+                                  config.latent_embedding, init, **head)
+        self.norms = nn.ModuleDict({
+            "state": RunningNorm(obs_dim),
+            "latent": RunningNorm(latent_in),
+            "return": RunningNorm(()),
+        })
+        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.policy_lr,
+                                                 eps=config.adam_eps, fused=True)
+        self.vae_optimizer = torch.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()],
+                                              lr=config.vae_lr, fused=True)
+        self.buffer = TrajectoryBuffer(config.vae_buffer_size)
+        self.iteration = 0
+        self.frames = 0
+        self.timers = dict.fromkeys(TIMERS, 0.0)
+
+    @classmethod
+    def for_env(cls, env, config: VariBADConfig | None = None, seed=0) -> VariBAD:
+        """An agent for the spaces of vector env ``env`` (its ``single_*_space``)."""
+        return cls(env.single_observation_space, env.single_action_space, config, seed)
+
+    # ------------------------------------------------------------------------------------------------ acting
+
+    def _policy_inputs(self, obs: torch.Tensor, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.config
+        return (self.norms["state"].normalize(obs) if c.normalize_state else obs,
+                self.norms["latent"].normalize(latent) if c.normalize_latent else latent)
+
+    def _act(self, obs: torch.Tensor, latent: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        params = self.policy.action_params(self.policy.features(*self._policy_inputs(obs, latent)))
+        if self.n_actions is not None:
+            if deterministic:
+                return params.argmax(dim=-1)
+            return torch.multinomial(F.softmax(params, dim=-1), 1, generator=self.generator).squeeze(-1)
+        if deterministic:
+            return params
+        return params + self.policy.log_std.exp() * torch.randn(params.shape, generator=self.generator)
+
+    def _action_inputs(self, actions: torch.Tensor) -> torch.Tensor:
+        if self.n_actions is not None:
+            return F.one_hot(actions, self.n_actions).to(torch.float32)
+        return actions
+
+    @staticmethod
+    def _with_flag(raw_obs: np.ndarray, flag: float) -> torch.Tensor:
+        obs = torch.from_numpy(np.asarray(raw_obs, dtype=np.float32))
+        return torch.cat([obs, torch.full((obs.shape[0], 1), flag)], dim=1)
+
+    @torch.no_grad()
+    def collect(self, env, tasks: np.ndarray, deterministic: bool = False,
+                observer: Callable[[int, int], None] | None = None) -> Rollout:
+        """Run one BAMDP per sub-environment of ``env``: task ``tasks[i]`` on environment ``i``.
+
+        Args:
+            env: a vector env (see the module docstring); its episodes are restarted with ``env.reset()``.
+            tasks: one task per sub-environment, passed to ``env.set_tasks``.
+            deterministic: act with the policy's mode (the paper's test protocol) instead of sampling.
+            observer: called as ``observer(episode, step)`` after every reset (step 0) and environment step
+                (e.g. to record positions for a figure).
+        """
+        n, episodes = env.num_envs, self.config.episodes_per_task
+        env.set_tasks(tasks)
+        clock, timers = time.perf_counter, self.timers
+        hidden = self.encoder.initial_hidden(n)
+        latent = torch.cat(self.encoder.heads(hidden), dim=-1)
+        record: dict[str, list] = {k: [] for k in ("obs", "latent", "actions", "action_inputs", "rewards", "next_obs")}
+        returns = np.zeros((n, episodes))
+        infos = []
+        for episode in range(episodes):
+            start = clock()
+            raw, _ = env.reset()
+            timers["env"] += clock() - start
+            obs = self._with_flag(raw, 0.0)
+            step = 0
+            if observer is not None:
+                observer(episode, step)
+            while True:
+                start = clock()
+                actions = self._act(obs, latent, deterministic)
+                before_env = clock()
+                raw, reward, terminated, truncated, info = env.step(actions.numpy())
+                after_env = clock()
+                ended = np.logical_or(terminated, truncated)
+                if ended.any() and not ended.all():
+                    raise RuntimeError("VariBAD.collect needs episodes that end on the same step in every "
+                                       f"sub-environment; at step {step} of episode {episode} only "
+                                       f"{int(ended.sum())} of {n} ended")
+                next_obs = self._with_flag(raw, float(ended[0]))
+                rewards = torch.from_numpy(np.asarray(reward, dtype=np.float32))
+                action_inputs = self._action_inputs(actions)
+                hidden = self.encoder.step(hidden, action_inputs, next_obs, rewards)
+                for key, value in (("obs", obs), ("latent", latent), ("actions", actions),
+                                   ("action_inputs", action_inputs), ("rewards", rewards), ("next_obs", next_obs)):
+                    record[key].append(value)
+                latent = torch.cat(self.encoder.heads(hidden), dim=-1)
+                returns[:, episode] += reward
+                obs = next_obs
+                timers["env"] += after_env - before_env
+                timers["policy"] += before_env - start + clock() - after_env
+                step += 1
+                if observer is not None:
+                    observer(episode, step)
+                if ended[0]:
+                    infos.append(info)
+                    break
+        tensors = {k: torch.stack(v) for k, v in record.items()}
+        return Rollout(**tensors, episode_returns=returns, episode_infos=infos)
+
+    # ------------------------------------------------------------------------------------------------ training
+
+    def _normalized_rewards(self, rewards: torch.Tensor) -> torch.Tensor:
+        """Rewards divided by the running std of the discounted return (not centred), clipped to +-10.
+
+        The return accumulator restarts with every BAMDP; the statistics absorb the whole rollout's returns at
+        once, then scale all of its rewards (the authors updated them step by step).
+        """
+        discounted = torch.empty_like(rewards)
+        running = torch.zeros_like(rewards[0])
+        for t in range(rewards.shape[0]):
+            running = self.config.gamma * running + rewards[t]
+            discounted[t] = running
+        norm = self.norms["return"]
+        norm.update(discounted)
+        return (rewards / (norm.var + norm.eps).sqrt().to(rewards.dtype)).clamp(-10.0, 10.0)
+
+    def update(self, rollout: Rollout, task_weights: np.ndarray | None = None) -> dict[str, float]:
+        """Train on one meta-rollout: PPO with per-task ``task_weights``, then the VAE.
+
+        Nothing is trained until ``precollect_frames`` frames have been collected (the rollouts still fill the
+        VAE buffer). Returns the losses of this update (empty before training starts).
+
+        Args:
+            rollout: from :meth:`collect` (with ``deterministic=False``).
+            task_weights: the sampler's non-negative training weight of each environment's task, ``(N,)``; all
+                ones when ``None``. Frames of zero-weight tasks leave the PPO loss entirely.
+        """
+        c = self.config
+        steps, n = rollout.rewards.shape
+        weights = np.ones(n) if task_weights is None else np.asarray(task_weights, dtype=np.float64)
+        if weights.shape != (n,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError(f"task_weights must be {n} finite non-negative numbers, got {task_weights!r}")
+        if not np.all(np.isfinite(rollout.episode_returns)):
+            raise FloatingPointError("the rollout holds non-finite rewards")
+        self.buffer.add(rollout, c.episodes_per_task)
+        self.iteration += 1
+        self.frames += rollout.frames
+        if self.frames < c.precollect_frames:
+            return {}
+        start = time.perf_counter()
+        stats = self._ppo_update(rollout, torch.as_tensor(weights, dtype=torch.float32))
+        middle = time.perf_counter()
+        stats.update(self._vae_update())
+        self.timers["ppo"] += middle - start
+        self.timers["vae"] += time.perf_counter() - middle
+        return stats
+
+    def _ppo_update(self, rollout: Rollout, task_weights: torch.Tensor) -> dict[str, float]:
+        c = self.config
+        steps, n = rollout.rewards.shape
+        rewards = self._normalized_rewards(rollout.rewards) if c.normalize_rewards else rollout.rewards
+        # as the authors: the input statistics absorb this rollout first, and "old" log-probs and values are
+        # recomputed with them, so PPO's first ratio is 1 and the next rollout acts with what PPO optimised
+        self.norms["state"].update(rollout.obs)
+        self.norms["latent"].update(rollout.latent)
+        obs, latent = self._policy_inputs(rollout.obs, rollout.latent)
+        with torch.no_grad():
+            features = self.policy.features(obs, latent)
+            old_values = self.policy.value(features)
+            old_log_probs, _ = self.policy.log_prob_entropy(self.policy.action_params(features), rollout.actions)
+        advantages = discounted_advantages(rewards, old_values, c.gamma, c.gae_lambda)
+        returns = advantages + old_values
+        frame_weights = task_weights.expand(steps, n)
+        keep = (frame_weights > 0).reshape(-1).nonzero().squeeze(1)
+        if keep.numel() == 0:
+            return {}
+        flat = lambda x: x.reshape(steps * n, *x.shape[2:])[keep]  # noqa: E731
+        obs, latent, actions = flat(obs), flat(latent), flat(rollout.actions)
+        old_log_probs, old_values, returns = flat(old_log_probs), flat(old_values), flat(returns)
+        advantages, w = flat(advantages), flat(frame_weights)
+        mean = (w * advantages).sum() / w.sum()
+        std = ((w * (advantages - mean).square()).sum() / w.sum()).sqrt()
+        advantages = (advantages - mean) / (std + 1e-5)
+        size = max(1, keep.numel() // c.ppo_minibatches)
+        totals = np.zeros(3)
+        count = 0
+        params = list(self.policy.parameters())
+        frames = (obs, latent, actions, old_log_probs, old_values, returns, advantages, w)
+        for _ in range(c.ppo_epochs):
+            order = torch.randperm(keep.numel(), generator=self.generator)
+            shuffled = [x[order] for x in frames]  # one gather per epoch; the minibatches are then slices
+            for first in range(0, keep.numel() - size + 1, size):  # the remainder is dropped, as the authors
+                o, z, a, lp, v, ret, adv, wt = (x[first:first + size] for x in shuffled)
+                features = self.policy.features(o, z)
+                loss, policy_loss, value_loss, entropy = ppo_loss(self.policy, features, a, lp, v, ret, adv, wt, c)
+                self.policy_optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(params, c.max_grad_norm, foreach=True)
+                self.policy_optimizer.step()
+                totals += (policy_loss.item(), value_loss.item(), entropy.item())
+                count += 1
+        policy_loss, value_loss, entropy = totals / count
+        return {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
+                "trained_tasks": int((task_weights > 0).sum())}
+
+    def _vae_update(self) -> dict[str, float]:
+        c = self.config
+        totals = np.zeros(2)
+        for _ in range(c.vae_updates):
+            batch = self.buffer.sample(min(c.vae_batch_size, len(self.buffer)), self.generator)
+            loss, reconstruction, kl = elbo_loss(self.encoder, self.decoder, batch, c, self.generator)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"VariBAD iteration {self.iteration}: non-finite VAE loss")
+            self.vae_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.vae_optimizer.step()
+            totals += (reconstruction.item(), kl.item())
+        if c.vae_updates == 0:
+            return {}
+        reconstruction, kl = totals / c.vae_updates
+        return {"vae_reconstruction": reconstruction, "vae_kl": kl}
+
+    # ------------------------------------------------------------------------------------------------ state
+
+    def state_dict(self, include_buffer: bool = True) -> dict:
+        """Everything needed to continue training bit-identically (the VAE buffer only if ``include_buffer``)."""
+        return {
+            "encoder": self.encoder.state_dict(),
+            "decoder": self.decoder.state_dict(),
+            "policy": self.policy.state_dict(),
+            "norms": self.norms.state_dict(),
+            "policy_optimizer": self.policy_optimizer.state_dict(),
+            "vae_optimizer": self.vae_optimizer.state_dict(),
+            "buffer": self.buffer.state_dict() if include_buffer else None,
+            "generator": self.generator.get_state(),
+            "iteration": self.iteration,
+            "frames": self.frames,
+            "timers": dict(self.timers),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.encoder.load_state_dict(state["encoder"])
+        self.decoder.load_state_dict(state["decoder"])
+        self.policy.load_state_dict(state["policy"])
+        self.norms.load_state_dict(state["norms"])
+        self.policy_optimizer.load_state_dict(state["policy_optimizer"])
+        self.vae_optimizer.load_state_dict(state["vae_optimizer"])
+        if state["buffer"] is not None:
+            self.buffer.load_state_dict(state["buffer"])
+        self.generator.set_state(state["generator"])
+        self.iteration, self.frames = int(state["iteration"]), int(state["frames"])
+        self.timers = dict(state["timers"])

@@ -1,0 +1,130 @@
+"""VariBAD's hyper-parameters; the defaults are the paper's Khazad-Dum settings (reference section 5, KD column)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class VariBADConfig:
+    """Hyper-parameters of :class:`roml.algos.varibad.VariBAD` (Zintgraf et al., 2020; App. D.1).
+
+    Defaults are the Khazad-Dum column of ``official-implementation.md`` section 5; the settings shared by all of
+    the authors' configurations (PPO's Adam eps, value coefficient, Huber and clipped value loss, GAE tau 0.9, VAE
+    learning rate, KL weight, embeddings) are fixed defaults too.
+    """
+
+    # ---- the meta-rollout (one BAMDP per environment per iteration)
+    num_envs: int = 32
+    """Environments stepped together; each runs one task (``episodes_per_task`` episodes) per iteration."""
+    episodes_per_task: int = 4
+    """Episodes of a task in one BAMDP; the belief (the encoder's hidden state) carries across them."""
+
+    # ---- policy and PPO
+    policy_layers: tuple[int, ...] = (64, 64)
+    """Hidden layers of the actor and of the critic (tanh)."""
+    state_embedding: int = 64
+    """Width of the policy's state embedding (0: feed the state directly)."""
+    latent_embedding: int = 64
+    """Width of the policy's latent embedding (0: feed the latent directly)."""
+    policy_lr: float = 7e-4
+    """Adam learning rate of the policy."""
+    adam_eps: float = 1e-8
+    """Adam epsilon of the policy optimiser."""
+    ppo_epochs: int = 2
+    """Passes over an iteration's frames per PPO update."""
+    ppo_minibatches: int = 8
+    """Minibatches per PPO epoch."""
+    ppo_clip: float = 0.1
+    """PPO's ratio clip (also the clip of the value prediction)."""
+    value_coef: float = 0.5
+    """Weight of the value loss."""
+    entropy_coef: float = 0.05
+    """Weight of the entropy bonus."""
+    max_grad_norm: float = 0.5
+    """Gradient-norm clip of the policy update."""
+    gamma: float = 0.999
+    """Discount factor (over the whole BAMDP)."""
+    gae_lambda: float = 0.9
+    """GAE's lambda (the authors' ``tau``)."""
+    normalize_rewards: bool = True
+    """Divide the policy's rewards by the running std of the discounted return (clipped to +-10)."""
+    normalize_state: bool = True
+    """Standardise the policy's state input with running statistics."""
+    normalize_latent: bool = True
+    """Standardise the policy's latent input with running statistics."""
+
+    # ---- VAE
+    latent_dim: int = 5
+    """Dimension of the task embedding ``m``; the policy sees its mean and log-variance (``2 * latent_dim``)."""
+    encoder_hidden: int = 128
+    """Hidden size of the encoder's GRU."""
+    action_embedding: int = 16
+    """Encoder/decoder embedding width of the action."""
+    obs_embedding: int = 32
+    """Encoder/decoder embedding width of the observation."""
+    reward_embedding: int = 16
+    """Encoder embedding width of the reward."""
+    decoder_layers: tuple[int, ...] = (64, 32)
+    """Hidden layers of the reward decoder (ReLU)."""
+    vae_lr: float = 1e-3
+    """Adam learning rate of the encoder and decoder."""
+    kl_weight: float = 0.1
+    """Weight of the KL terms of the ELBO."""
+    vae_buffer_size: int = 10_000
+    """Trajectories (whole BAMDPs) kept for VAE training, oldest dropped first."""
+    vae_batch_size: int = 10
+    """Trajectories per VAE update."""
+    vae_updates: int = 1
+    """VAE updates per iteration."""
+    vae_subsample_elbos: int | None = 50
+    """ELBO terms (time steps of the posterior) drawn per trajectory for the reconstruction loss; None: all."""
+    vae_subsample_decodes: int | None = 50
+    """Transitions decoded per ELBO term; None: all."""
+    tbptt: int | None = 50
+    """Truncated back-propagation through the encoder's GRU every this many steps; None: the whole BAMDP."""
+    precollect_frames: int = 5000
+    """Frames collected before the first policy or VAE update (they fill the VAE buffer)."""
+
+    def __post_init__(self):
+        for name in ("num_envs", "episodes_per_task", "ppo_epochs", "ppo_minibatches", "latent_dim",
+                     "encoder_hidden", "action_embedding", "obs_embedding", "reward_embedding", "vae_buffer_size",
+                     "vae_batch_size"):
+            _check_int(self, name, low=1)
+        for name in ("state_embedding", "latent_embedding", "vae_updates", "precollect_frames"):
+            _check_int(self, name, low=0)
+        for name in ("vae_subsample_elbos", "vae_subsample_decodes", "tbptt"):
+            if getattr(self, name) is not None:
+                _check_int(self, name, low=1)
+        for name in ("policy_layers", "decoder_layers"):
+            value = tuple(getattr(self, name))
+            if any(isinstance(v, bool) or int(v) != v or v < 1 for v in value):
+                raise ValueError(f"{name} must be a tuple of integers >= 1, got {value!r}")
+            setattr(self, name, tuple(int(v) for v in value))
+        for name in ("policy_lr", "vae_lr", "adam_eps", "ppo_clip", "max_grad_norm"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        for name in ("value_coef", "entropy_coef", "kl_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        for name in ("gamma", "gae_lambda"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        if self.vae_batch_size > self.vae_buffer_size:
+            raise ValueError(f"vae_batch_size ({self.vae_batch_size}) must not exceed vae_buffer_size "
+                             f"({self.vae_buffer_size})")
+
+    @classmethod
+    def from_fields(cls, source) -> VariBADConfig:
+        """The config built from the same-named attributes of ``source`` (e.g. a flat experiment config)."""
+        return cls(**{f.name: getattr(source, f.name) for f in fields(cls) if hasattr(source, f.name)})
+
+
+def _check_int(config, name: str, low: int) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

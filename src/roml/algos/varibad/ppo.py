@@ -1,0 +1,55 @@
+"""PPO (Schulman et al., 2017) with GAE, as VariBAD trains its policy, with per-task training weights.
+
+The weights are the task sampler's (Definition 2: the meta-algorithm only chooses which tasks, and with which
+weight, the baseline's own training step uses). CVaR-ML's 0/1 weights therefore *mask* the PPO loss of the tasks
+outside the batch's alpha-tail (Algorithm 1, line 8). The authors' implementation instead zeroed those tasks'
+GAE through ``bad_masks`` and then normalised the advantages over the whole batch, so the masked frames still
+entered the loss with advantage ``-mean/std`` and with their entropy (reference section 5); we do not copy that.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+def discounted_advantages(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+    """GAE(gamma, lambda) advantages ``(T, N)`` of BAMDPs that end (terminally) after their last step ``T - 1``.
+
+    ``delta_t = r_t + gamma V_{t+1} - V_t`` with ``V_T = 0``; ``A_t = delta_t + gamma lambda A_{t+1}``. Episode ends
+    inside a BAMDP are not terminal: the belief, and so the return, carries across them. (The authors' code also
+    cut the GAE chain at every inner-episode end, through gym's time-limit flags; we do not.)
+    """
+    next_values = torch.cat([values[1:], torch.zeros_like(values[:1])])
+    deltas = rewards + gamma * next_values - values
+    advantages = torch.empty_like(deltas)
+    running = torch.zeros_like(deltas[0])
+    for t in range(deltas.shape[0] - 1, -1, -1):
+        running = deltas[t] + gamma * lam * running
+        advantages[t] = running
+    return advantages
+
+
+def weighted_mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return (w * x).sum() / w.sum()
+
+
+def ppo_loss(policy, features, actions, old_log_probs, old_values, returns, advantages, weights, config):
+    """The PPO loss of a minibatch and its parts (policy, value, entropy), each a ``weights``-weighted mean.
+
+    Value loss: half the larger of the Huber losses of the new prediction and of the prediction clipped to
+    ``old +- clip`` (the authors' choice); the total is ``value_coef * value - entropy_coef * entropy + policy``.
+    """
+    log_probs, entropies = policy.log_prob_entropy(policy.action_params(features), actions)
+    ratio = (log_probs - old_log_probs).exp()
+    clip = config.ppo_clip
+    surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
+    values = policy.value(features)
+    clipped = old_values + (values - old_values).clamp(-clip, clip)
+    value_error = torch.max(F.smooth_l1_loss(values, returns, reduction="none"),
+                            F.smooth_l1_loss(clipped, returns, reduction="none"))
+    policy_loss = -weighted_mean(surrogate, weights)
+    value_loss = 0.5 * weighted_mean(value_error, weights)
+    entropy = weighted_mean(entropies, weights)
+    total = config.value_coef * value_loss + policy_loss - config.entropy_coef * entropy
+    return total, policy_loss, value_loss, entropy

@@ -1,0 +1,57 @@
+"""VariBAD's evidence lower bound (Zintgraf et al., 2020, Eq. 10) with a reward decoder only (App. D.1).
+
+For a buffered BAMDP of ``T`` transitions, the encoder gives ``T + 1`` posteriors ``q_t = q(m | tau_{:t})`` (``q_0``
+the prior). ELBO term ``t`` decodes *every* transition of the trajectory (past and future) from a sample
+``m ~ q_t`` and adds ``kl_weight * KL(q_t || q_{t-1})``, with ``q_{-1} = N(0, I)``. As the authors, each
+trajectory keeps ``vae_subsample_elbos`` random ELBO terms (with replacement), each decoding
+``vae_subsample_decodes`` random transitions (with replacement); terms are summed over ELBO terms and decodes.
+Both the reconstruction and the KL are then averaged over trajectories (the authors' code averaged the
+reconstruction but *summed* the KL over the batch, a batch-size-dependent KL weight we do not copy).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def gaussian_kl(mean, logvar, prior_mean, prior_logvar) -> torch.Tensor:
+    """``KL(N(mean, exp(logvar)) || N(prior_mean, exp(prior_logvar)))`` summed over the last axis."""
+    return 0.5 * (prior_logvar - logvar + (logvar.exp() + (mean - prior_mean).square()) / prior_logvar.exp()
+                  - 1.0).sum(dim=-1)
+
+
+def elbo_loss(encoder, decoder, batch: dict[str, torch.Tensor], config, generator: torch.Generator):
+    """The negative ELBO of a batch of trajectories (see the module docstring) and its two parts.
+
+    Args:
+        batch: time-major ``prev_obs``, ``action_inputs``, ``rewards``, ``next_obs`` of ``B`` trajectories.
+        config: a :class:`VariBADConfig` (``kl_weight``, ``vae_subsample_elbos``, ``vae_subsample_decodes``,
+            ``tbptt``).
+
+    Returns:
+        ``(loss, reconstruction, kl)``, scalars.
+    """
+    actions, rewards = batch["action_inputs"], batch["rewards"]
+    steps, b = rewards.shape
+    mean, logvar = encoder.sequence(actions, batch["next_obs"], rewards, tbptt=config.tbptt)  # (T + 1, B, L)
+    prior_mean = torch.cat([torch.zeros_like(mean[:1]), mean[:-1]])
+    prior_logvar = torch.cat([torch.zeros_like(logvar[:1]), logvar[:-1]])
+    kl = gaussian_kl(mean, logvar, prior_mean, prior_logvar)  # (T + 1, B)
+    noise = torch.randn(mean.shape, generator=generator)
+    latent = mean + (0.5 * logvar).exp() * noise
+    features = decoder.transition_features(batch["prev_obs"], actions, batch["next_obs"])  # (T, B, F)
+    columns = torch.arange(b)
+    if config.vae_subsample_elbos is None:
+        elbos = torch.arange(steps + 1).unsqueeze(1).expand(steps + 1, b)
+    else:
+        elbos = torch.randint(0, steps + 1, (config.vae_subsample_elbos, b), generator=generator)
+    n_elbos = elbos.shape[0]
+    if config.vae_subsample_decodes is None:
+        decodes = torch.arange(steps).view(1, steps, 1).expand(n_elbos, steps, b)
+    else:
+        decodes = torch.randint(0, steps, (n_elbos, config.vae_subsample_decodes, b), generator=generator)
+    chosen_latent = latent[elbos, columns].unsqueeze(1)  # (E, 1, B, L)
+    prediction = decoder(chosen_latent, features[decodes, columns])  # (E, D, B)
+    reconstruction = (prediction - rewards[decodes, columns]).square().sum(dim=(0, 1)).mean()
+    kl_term = kl[elbos, columns].sum(dim=0).mean()
+    return reconstruction + config.kl_weight * kl_term, reconstruction, kl_term
