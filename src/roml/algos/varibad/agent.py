@@ -21,6 +21,7 @@ modules. The environment must be a vector env whose episodes all end on the same
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 
@@ -305,20 +306,22 @@ class VariBAD:
     # ------------------------------------------------------------------------------------------------ state
 
     def state_dict(self, include_buffer: bool = True) -> dict:
-        """Everything needed to continue training bit-identically (the VAE buffer only if ``include_buffer``)."""
-        return {
+        """A snapshot of everything needed to continue training bit-identically (the VAE buffer only if
+        ``include_buffer``)."""
+        state = copy.deepcopy({
             "encoder": self.encoder.state_dict(),
             "decoder": self.decoder.state_dict(),
             "policy": self.policy.state_dict(),
             "norms": self.norms.state_dict(),
             "policy_optimizer": self.policy_optimizer.state_dict(),
             "vae_optimizer": self.vae_optimizer.state_dict(),
-            "buffer": self.buffer.state_dict() if include_buffer else None,
             "generator": self.generator.get_state(),
             "iteration": self.iteration,
             "frames": self.frames,
             "timers": dict(self.timers),
-        }
+        })
+        state["buffer"] = self.buffer.state_dict() if include_buffer else None  # already a copy
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.encoder.load_state_dict(state["encoder"])

@@ -1,0 +1,76 @@
+"""The khazad-dum experiment end to end at smoke scale: CLI and report, determinism, resume after SIGKILL."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+
+from roml.cli import main
+from roml.experiments.registry import get_experiment
+from roml.experiments.results import RunDir
+from roml.experiments.runner import train
+
+PATH_COLUMNS = ("path_0", "path_1")
+
+
+def test_smoke_reproduction_and_report_through_the_cli(tmp_path):
+    out = tmp_path / "runs"
+    args = ["reproduce", "khazad-dum", "--scale", "smoke", "--seeds", "1", "--out", str(out), "--workers", "2"]
+    assert main([*args, "--no-progress"]) == 0
+    experiment = get_experiment("khazad-dum")
+    for method in experiment.methods:
+        run = RunDir(out, "khazad-dum", method, 0)
+        summary = run.read_summary()
+        metrics = summary["metrics"]
+        assert summary["n_test_tasks"] == 100 and summary["alpha"] == 0.01
+        assert -1.2 < metrics["cvar_return"] <= metrics["mean_return"] < 0.2
+        assert all(0 <= metrics[path] <= 1 for path in ("short", "long", "fell", "reached_goal"))
+        test = pd.read_csv(run.test_file)
+        assert len(test) == 100 and set(PATH_COLUMNS) <= set(test.columns)
+        assert ((test["return_0"] + test["return_1"]) / 2 - test["task_return"]).abs().max() < 1e-9
+        episodes = pd.read_csv(run.path / "episodes.csv")
+        assert len(episodes) == 2 * 2 * 33  # 2 rainiest tasks x 2 episodes x (start + 32 steps)
+        assert episodes["tau"].min() >= test["tau"].nlargest(2).min()
+        progress = pd.read_csv(run.progress_file)
+        assert len(progress) == 12 and progress["valid_cvar_return"].notna().sum() == 3
+    assert len(pd.read_csv(RunDir(out, "khazad-dum", "roml", 0).sampler_file)) == 12 * 8 // 16
+    assert main(["report", str(out)]) == 0
+    table = (out / "table.md").read_text()
+    assert "CVaR_0.01 return" in table and "Long path" in table
+    for figure in ("test_curves", "sampler", "training", "episodes"):
+        assert (out / f"khazad-dum_{figure}.png").stat().st_size > 10_000
+
+
+def test_same_seed_gives_identical_results(tmp_path):
+    for folder in ("a", "b"):
+        train("khazad-dum", "cvar-ml", 5, "smoke", tmp_path / folder, progress=False)
+    a, b = (RunDir(tmp_path / f, "khazad-dum", "cvar-ml", 5) for f in ("a", "b"))
+    for name in ("summary.json", "test.csv", "sampler.csv", "episodes.csv"):
+        assert (a.path / name).read_bytes() == (b.path / name).read_bytes(), name
+    timing = ["wall_time", "steps_per_s"]
+    pd.testing.assert_frame_equal(pd.read_csv(a.progress_file).drop(columns=timing),
+                                  pd.read_csv(b.progress_file).drop(columns=timing))
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
+    overrides = {"checkpoint_every": 2}
+    reference = train("khazad-dum", "roml", 1, "smoke", tmp_path / "reference", progress=False, overrides=overrides)
+    out = tmp_path / "killed"
+    run = RunDir(out, "khazad-dum", "roml", 1)
+    script = ("from roml.experiments.runner import train; "
+              f"train('khazad-dum', 'roml', 1, 'smoke', {str(out)!r}, progress=False, overrides={overrides!r})")
+    process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while not run.checkpoint_file.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL and not run.is_finished()
+    resumed = train("khazad-dum", "roml", 1, "smoke", out, progress=False, overrides=overrides)
+    assert resumed == reference
+    reference_run = RunDir(tmp_path / "reference", "khazad-dum", "roml", 1)
+    for name in ("test.csv", "sampler.csv", "episodes.csv"):
+        assert (run.path / name).read_bytes() == (reference_run.path / name).read_bytes(), name
