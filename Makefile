@@ -30,6 +30,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_samplers.py
 	$(BIN)/python benchmarks/bench_maml.py
+	$(BIN)/python benchmarks/bench_varibad.py
 
 clean:
 	rm -rf $(VENV) $(OUT)
