@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from roml.envs.khazad_dum import RAIN_MEAN, KhazadDumVecEnv
-from roml.experiments.base import Experiment, Metric, RunConfig
+from roml.experiments.base import Experiment, Metric
 from roml.experiments.results import RunDir
-from roml.experiments.samplers import history_frame, make_sampler
+from roml.experiments.samplers import SamplerConfig, history_frame, make_sampler
 from roml.risk import cvar
 from roml.tasks import Exponential
 
@@ -40,7 +40,7 @@ PATHS = ("short", "long", "fell", "reached_goal")
 
 
 @dataclass(frozen=True)
-class KhazadDumConfig(RunConfig):
+class KhazadDumConfig(SamplerConfig):
     """One Khazad-Dum run. Defaults are the paper's settings (App. D.1, reference section 5, KD column); VariBAD
     settings not listed here keep :class:`roml.algos.varibad.VariBADConfig`'s defaults, which are the same."""
 
@@ -66,14 +66,8 @@ class KhazadDumConfig(RunConfig):
     """Robustness level of CVaR-ML and RoML, and of the reported CVaR."""
     beta: float = 0.05
     """RoML: the CEM quantile (App. D.1)."""
-    nu: float = 0.0
-    """RoML: fraction of every CEM batch drawn from the original distribution."""
-    soft_update: float = 0.5
-    """RoML: weight of the previous phi in the CEM's soft update."""
     cem_batch_size: int = 128
     """RoML: tasks per CEM update (4 iterations, as the authors)."""
-    pool_size: int = 100
-    """naive: size of the fixed task pool (App. D.4's M)."""
     n_valid_tasks: int = 1000
     """Fixed validation tasks, run every ``eval_every`` iterations."""
     eval_every: int = 50

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from roml.experiments.base import RunConfig
 from roml.samplers import CVaRSampler, FixedPoolSampler, RoMLSampler, TaskSampler, UniformSampler
 from roml.tasks import TaskFamily
+
+
+@dataclass(frozen=True)
+class SamplerConfig(RunConfig):
+    """The task-sampler settings every experiment's run configuration carries (the paper's defaults; an
+    experiment re-declares a field whose paper value differs)."""
+
+    alpha: float = 0.05
+    """Robustness level of CVaR-ML and RoML, and of the reported CVaR."""
+    beta: float = 0.2
+    """RoML: the CEM quantile."""
+    nu: float = 0.0
+    """RoML: fraction of every CEM batch drawn from the original distribution."""
+    soft_update: float = 0.5
+    """RoML: weight of the previous phi in the CEM's soft update."""
+    cem_batch_size: int = 200
+    """RoML: tasks per CEM update."""
+    pool_size: int = 100
+    """naive: size of the fixed task pool (App. D.4's M)."""
 
 
 def make_sampler(config, family: TaskFamily, seed, baseline: str) -> TaskSampler:

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from roml.envs.sine import SINE_HIGH, SINE_LOW, SINE_NAMES, sample_sine_data
-from roml.experiments.base import Experiment, Metric, RunConfig
+from roml.experiments.base import Experiment, Metric
 from roml.experiments.results import RunDir
-from roml.experiments.samplers import history_frame, make_sampler
+from roml.experiments.samplers import SamplerConfig, history_frame, make_sampler
 from roml.risk import upper_cvar
 from roml.tasks import BetaBox
 
@@ -34,7 +34,7 @@ TEST_STEPS = 5
 
 
 @dataclass(frozen=True)
-class SineConfig(RunConfig):
+class SineConfig(SamplerConfig):
     """One sine-regression run. Defaults are the paper's settings (App. E, reference section 7)."""
 
     iterations: int = 10_000
@@ -53,18 +53,8 @@ class SineConfig(RunConfig):
     """First-order MAML; the paper uses second-order gradients."""
     outer_lr: float = 1e-3
     """Adam learning rate of the meta-update."""
-    alpha: float = 0.05
-    """Robustness level of CVaR-ML and RoML, and of the reported CVaR."""
-    beta: float = 0.2
-    """RoML: the CEM quantile."""
-    nu: float = 0.0
-    """RoML: fraction of every CEM batch drawn from the original distribution."""
-    soft_update: float = 0.5
-    """RoML: weight of the previous phi in the CEM's soft update."""
     cem_batch_size: int = 200
     """RoML: tasks per CEM update (10 meta-batches, as the authors)."""
-    pool_size: int = 100
-    """naive: size of the fixed task pool (App. D.4's M)."""
     n_test_tasks: int = 10_000
     """Fixed test tasks, drawn once from the original distribution."""
     test_support: int = 10
