@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from roml.envs.khazad_dum import RAIN_MEAN, KhazadDumVecEnv
+from roml.envs.khazad_dum import EPISODE_LENGTH, RAIN_MEAN, KhazadDumVecEnv
 from roml.experiments.base import Experiment, Metric
 from roml.experiments.results import RunDir
 from roml.experiments.samplers import SamplerConfig, history_frame, make_sampler
@@ -83,7 +83,7 @@ class KhazadDumConfig(SamplerConfig):
 
     @property
     def frames_per_iteration(self) -> int:
-        return self.num_envs * self.episodes_per_task * 32
+        return self.num_envs * self.episodes_per_task * EPISODE_LENGTH
 
     @property
     def iterations(self) -> int:
@@ -113,7 +113,7 @@ def run_episodes(agent, tasks: np.ndarray, seed: int, observer_tasks: np.ndarray
     observer = None
     if observer_tasks is not None:
         k = agent.config.episodes_per_task
-        positions = np.zeros((len(observer_tasks), k, 33, 2))
+        positions = np.zeros((len(observer_tasks), k, EPISODE_LENGTH + 1, 2))
 
         def observer(episode: int, step: int) -> None:
             positions[:, episode, step] = env.state_xy[observer_tasks]
@@ -166,9 +166,7 @@ class KhazadDumExperiment(Experiment):
             rows, start, elapsed = state["progress"], state["iteration"], state["elapsed"]
 
         def checkpoint(iteration: int, elapsed: float, final: bool) -> None:
-            run_dir.write_csv(run_dir.progress_file, pd.DataFrame(rows))
-            run_dir.write_csv(run_dir.sampler_file, history_frame(sampler.history, family.names))
-            run_dir.save_checkpoint({
+            run_dir.save_progress(rows, history_frame(sampler.history, family.names), {
                 "iteration": iteration,
                 "elapsed": elapsed,
                 "agent": agent.state_dict(include_buffer=not final),  # a finished run needs no VAE buffer
@@ -234,17 +232,7 @@ class KhazadDumExperiment(Experiment):
             returns = rollout.episode_returns[:, episode]
             metrics[f"mean_return@{episode + 1}"] = float(returns.mean())
             metrics[f"cvar_return@{episode + 1}"] = cvar(returns, config.alpha)
-        summary = {
-            "experiment": config.experiment,
-            "method": config.method,
-            "seed": config.seed,
-            "scale": config.scale,
-            "alpha": config.alpha,
-            "n_test_tasks": config.n_test_tasks,
-            "metrics": metrics,
-        }
-        run_dir.write_json(run_dir.summary_file, summary)  # last: its presence marks the run finished
-        return summary
+        return run_dir.write_summary(config, config.n_test_tasks, metrics)
 
 
 def _path_names(info: dict) -> list[str]:

@@ -122,6 +122,27 @@ class RunDir:
         torch.save(state, buffer)
         atomic_write_bytes(self.checkpoint_file, buffer.getvalue())
 
+    def save_progress(self, rows: list[dict], sampler_history: pd.DataFrame, state: dict) -> None:
+        """Write ``progress.csv`` (``rows``), ``sampler.csv`` and the checkpoint ``state``, which must hold
+        ``rows`` too: a run killed between the writes resumes from the checkpoint and rewrites both CSVs."""
+        self.write_csv(self.progress_file, pd.DataFrame(rows))
+        self.write_csv(self.sampler_file, sampler_history)
+        self.save_checkpoint(state)
+
+    def write_summary(self, config, n_test_tasks: int, metrics: dict[str, float]) -> dict:
+        """Write ``summary.json`` (last: its presence marks the run finished) and return it."""
+        summary = {
+            "experiment": config.experiment,
+            "method": config.method,
+            "seed": config.seed,
+            "scale": config.scale,
+            "alpha": config.alpha,
+            "n_test_tasks": n_test_tasks,
+            "metrics": metrics,
+        }
+        self.write_json(self.summary_file, summary)
+        return summary
+
     def load_checkpoint(self) -> dict | None:
         """The saved training state, ``None`` if there is none; a corrupt file raises :class:`RunFolderError`."""
         if not self.checkpoint_file.exists():

@@ -121,18 +121,14 @@ class SineExperiment(Experiment):
             rows, start, elapsed = state["progress"], state["iteration"], state["elapsed"]
 
         def checkpoint(iteration: int, elapsed: float) -> None:
-            run_dir.write_csv(run_dir.progress_file, pd.DataFrame(rows))
-            run_dir.write_csv(run_dir.sampler_file, history_frame(sampler.history, family.names))
-            run_dir.save_checkpoint(
-                {
-                    "iteration": iteration,
-                    "elapsed": elapsed,
-                    "maml": maml.state_dict(),
-                    "sampler": sampler.state_dict(),
-                    "data_rng": data_rng.bit_generator.state,
-                    "progress": rows,
-                }
-            )
+            run_dir.save_progress(rows, history_frame(sampler.history, family.names), {
+                "iteration": iteration,
+                "elapsed": elapsed,
+                "maml": maml.state_dict(),
+                "sampler": sampler.state_dict(),
+                "data_rng": data_rng.bit_generator.state,
+                "progress": rows,
+            })
 
         clock = time.perf_counter()
         progress(start, config.iterations)
@@ -169,15 +165,5 @@ class SineExperiment(Experiment):
         for step in range(TEST_STEPS + 1):
             metrics[f"mean_loss@{step}"] = float(losses[:, step].mean())
             metrics[f"cvar_loss@{step}"] = upper_cvar(losses[:, step], config.alpha)
-        summary = {
-            "experiment": config.experiment,
-            "method": config.method,
-            "seed": config.seed,
-            "scale": config.scale,
-            "alpha": config.alpha,
-            "n_test_tasks": config.n_test_tasks,
-            "metrics": metrics,
-        }
-        run_dir.write_json(run_dir.summary_file, summary)  # last: its presence marks the run finished
-        return summary
+        return run_dir.write_summary(config, config.n_test_tasks, metrics)
 
