@@ -260,6 +260,55 @@ def test_transition_is_pure():
         np.testing.assert_array_equal(a, b)
 
 
+def _reference_transition(xy, status, action, tau, normals):
+    """The dynamics as numpy array operations, written independently of the compiled per-environment kernel."""
+    cell = lambda p: kd._CELL_CODE[np.rint(p[:, 0]).astype(int) * kd.HEIGHT + np.rint(p[:, 1]).astype(int)]  # noqa: E731
+    running = status == 0
+    noisy = kd.is_noisy(xy, status, tau)
+    proposal = xy + kd._DIRECTIONS[action]
+    proposal[noisy] += normals[noisy] * tau[noisy, None]
+    proposal = np.minimum(np.maximum(proposal, 0.0), [10.0, 8.0])
+    new_xy = np.where((running & (cell(proposal) != WALL))[:, None], proposal, xy)
+    code = cell(new_xy)
+    reached, fell = running & (code == kd._GOAL_CODE), running & (code == ABYSS)
+    reward = np.maximum(-np.abs(new_xy - [2.0, 7.0]).sum(axis=1) / 5.0, -1.0)
+    reward[noisy] -= 3.0 * tau[noisy]
+    reward[reached] += 5.0
+    reward[status > 0], reward[status < 0] = 0.0, -1.0
+    new_status = status.copy()
+    new_status[reached], new_status[fell] = 1, -1
+    return new_xy, new_status, reward / 32, noisy
+
+
+def _reference_observe(xy):
+    corner = np.floor(xy).astype(int)
+    d = corner + 1 - xy
+    obs = np.zeros((len(xy), 11, 9), np.float32)
+    for k, (i, j) in enumerate(corner):
+        obs[k, i:i + 2, j:j + 2] = np.outer([d[k, 0], 1 - d[k, 0]], [d[k, 1], 1 - d[k, 1]])
+    return obs.reshape(len(xy), 99)
+
+
+def test_compiled_step_equals_a_numpy_reference_bit_for_bit():
+    # heavy rain and random actions from spread-out starts: walls, clipping, falls, goals and the bridges all occur
+    rng = np.random.default_rng(5)
+    n = 512
+    starts = np.array([(x, y) for x in range(1, 10) for y in (1, 2, 6, 7)], dtype=float)
+    xy = starts[rng.integers(0, len(starts), n)] + rng.uniform(-0.45, 0.45, (n, 2))
+    status, tau = np.zeros(n, np.int8), rng.exponential(0.5, n)
+    seen = np.zeros(3, int)
+    for _ in range(40):
+        action, normals = rng.integers(0, 4, n), rng.standard_normal((n, 2))
+        expected = _reference_transition(xy, status, action, tau, normals)
+        out = transition(xy, status, action, tau, normals)
+        for got, want in zip(out, expected):
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(observe(out.xy), _reference_observe(out.xy))
+        xy, status = out.xy, out.status
+        seen += [(status == -1).sum(), (status == 1).sum(), out.noisy.sum()]
+    assert (seen > 0).all()
+
+
 def test_path_flags_both_bridges():
     env = KhazadDumEnv(task=0.0)
     # onto the narrow bridge, back, then the long way round

@@ -5,9 +5,11 @@ import pytest
 import torch
 from gymnasium import spaces
 
+from roml.algos.optim import FlatAdam
 from roml.algos.varibad import TrajectoryBuffer, VariBAD, VariBADConfig
+from roml.algos.varibad.acting import FoldedActor
 from roml.algos.varibad.networks import ActorCritic, Encoder, RewardDecoder, RunningNorm, fast_tanh
-from roml.algos.varibad.ppo import discounted_advantages
+from roml.algos.varibad.ppo import discounted_advantages, discounted_sums
 from roml.algos.varibad.vae import elbo_loss, gaussian_kl
 from roml.envs.khazad_dum import KhazadDumVecEnv
 
@@ -201,6 +203,79 @@ def test_trajectory_buffer_rebuilds_next_observations_and_wraps():
         buffer.sample(11, gen())
 
 
+@pytest.mark.parametrize("embeddings", [(64, 64), (0, 8), (8, 0)])
+def test_folded_actor_equals_the_networks(embeddings):
+    # the folded snapshot (normalisers folded into the embeddings, block-diagonal layers, merged heads) acts as
+    # the modular policy on normalised inputs and steps as the encoder
+    state_embedding, latent_embedding = embeddings
+    agent, env = small_agent(2, state_embedding=state_embedding, latent_embedding=latent_embedding)
+    for _ in range(2):  # non-trivial normaliser statistics and trained weights
+        agent.update(agent.collect(env, np.full(6, 0.2)))
+    rollout = agent.collect(env, np.full(6, 0.4))
+    actor = agent.folded_actor()
+    obs, latent = rollout.obs.reshape(-1, 100), rollout.latent.reshape(-1, 10)
+    expected = agent.policy.action_params(agent.policy.features(*agent._policy_inputs(obs, latent)))
+    torch.testing.assert_close(actor.action_params(obs, latent), expected, rtol=1e-5, atol=1e-5)
+    hidden, prior = actor.initial(6)
+    torch.testing.assert_close(prior, torch.cat(agent.encoder.heads(agent.encoder.initial_hidden(6)), dim=-1))
+    transitions = torch.cat([rollout.action_inputs, rollout.next_obs, rollout.rewards.unsqueeze(-1)], dim=-1)
+    latents = [prior]
+    for t in range(transitions.shape[0]):
+        hidden, latent_t = actor.encode(hidden, transitions[t])
+        latents.append(latent_t)
+    mean, logvar = agent.encoder.sequence(rollout.action_inputs, rollout.next_obs, rollout.rewards)
+    torch.testing.assert_close(torch.stack(latents), torch.cat([mean, logvar], dim=-1), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(rollout.latent, torch.stack(latents[:-1]))  # what collect recorded
+
+
+def test_sampled_actions_follow_the_softmax():
+    agent, _ = small_agent()
+    logits = torch.tensor([[0.0, 1.0, -1.0, 2.0]]).expand(40_000, 4)
+    counts = torch.bincount(agent._sample(logits, deterministic=False), minlength=4).numpy()
+    probs = torch.softmax(logits[0], dim=0).numpy()
+    sigma = np.sqrt(40_000 * probs * (1 - probs))
+    assert np.all(np.abs(counts - 40_000 * probs) < 4 * sigma), (counts, 40_000 * probs)
+    assert agent._sample(logits[:3], deterministic=True).tolist() == [3, 3, 3]
+
+
+def test_flat_adam_equals_torch_adam_with_gradient_clipping():
+    def model():
+        return torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 2))
+
+    a, b = model(), model()
+    b.load_state_dict(a.state_dict())
+    flat = FlatAdam(a.parameters(), lr=0.01, eps=1e-6, max_grad_norm=0.3)
+    reference = torch.optim.Adam(b.parameters(), lr=0.01, eps=1e-6)
+    x, y = torch.randn(32, 5, generator=gen(1)), torch.randn(32, 2, generator=gen(2))
+    for _ in range(25):
+        flat.zero_grad()
+        (a(x) - y).square().mean().backward()
+        flat.step()
+        reference.zero_grad()
+        (b(x) - y).square().mean().backward()
+        torch.nn.utils.clip_grad_norm_(b.parameters(), 0.3)
+        reference.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    a.load_state_dict(b.state_dict())  # copies into the flat storage: the optimiser still sees the parameters
+    torch.testing.assert_close(flat.params[:35], b[0].weight.detach().reshape(-1))
+    with pytest.raises(ValueError, match="same parameter twice"):
+        FlatAdam([*b.parameters(), next(b.parameters())], lr=0.1)
+
+
+def test_discounted_sums_match_the_recursion():
+    x = torch.randn(9, 3, generator=gen(3))
+    forward, backward = torch.zeros_like(x), torch.zeros_like(x)
+    run_f, run_b = torch.zeros(3), torch.zeros(3)
+    for t in range(9):
+        run_f = x[t] + 0.9 * run_f
+        forward[t] = run_f
+        run_b = x[8 - t] + 0.9 * run_b
+        backward[8 - t] = run_b
+    torch.testing.assert_close(discounted_sums(x, 0.9), forward)
+    torch.testing.assert_close(discounted_sums(x, 0.9, reverse=True), backward)
+
+
 # -------------------------------------------------------------------------------------------------- agent
 
 
@@ -223,7 +298,10 @@ def test_collect_runs_bamdps_and_the_encoder_sees_the_terminal_observation():
 
 def test_same_seed_gives_identical_training():
     def run(seed):
-        agent, env = small_agent(seed)
+        return run_with(seed)
+
+    def run_with(seed, **overrides):
+        agent, env = small_agent(seed, **overrides)
         stats = []
         for _ in range(3):
             rollout = agent.collect(env, np.full(6, 0.1))
@@ -234,6 +312,12 @@ def test_same_seed_gives_identical_training():
     b, stats_b = run(3)
     assert stats_a == stats_b
     for p, q in zip(a.policy.parameters(), b.policy.parameters()):
+        assert torch.equal(p, q)
+    # the VAE update in a second thread gives exactly what running it after PPO gives
+    sequential, stats_s = run_with(3, parallel_updates=False)
+    assert stats_s == stats_a
+    for p, q in zip([*a.policy.parameters(), *a.encoder.parameters()],
+                    [*sequential.policy.parameters(), *sequential.encoder.parameters()]):
         assert torch.equal(p, q)
     c, _ = run(4)
     assert not all(torch.equal(p, q) for p, q in zip(a.policy.parameters(), c.policy.parameters()))

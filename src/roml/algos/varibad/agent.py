@@ -21,7 +21,9 @@ modules. The environment must be a vector env whose episodes all end on the same
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
+import functools
 import time
 from collections.abc import Callable
 
@@ -31,15 +33,21 @@ from gymnasium import spaces
 from torch import nn
 from torch.nn import functional as F
 
+from roml.algos.optim import FlatAdam
+from roml.algos.varibad.acting import FoldedActor
 from roml.algos.varibad.buffers import Rollout, TrajectoryBuffer
 from roml.algos.varibad.config import VariBADConfig
 from roml.algos.varibad.networks import ActorCritic, Encoder, RewardDecoder, RunningNorm
-from roml.algos.varibad.ppo import discounted_advantages, ppo_loss
+from roml.algos.varibad.ppo import discounted_advantages, discounted_sums, ppo_loss
 from roml.algos.varibad.vae import elbo_loss
 
-TIMERS = ("env", "policy", "ppo", "vae")
+TIMERS = ("env", "policy", "ppo", "vae", "update")
 """Where :attr:`VariBAD.timers` accounts wall time: env steps, the acting policy and encoder, the PPO update
-(with its preparation: normalisers, values, advantages), the VAE update."""
+(with its preparation: normalisers, values, advantages), the VAE update, and the whole update (less than
+``ppo + vae`` when the two run in parallel, see ``VariBADConfig.parallel_updates``)."""
+
+GENERATORS = ("act", "ppo", "vae")
+"""The agent's random streams (:attr:`VariBAD.generators`): action sampling, PPO minibatches, VAE batches."""
 
 
 class VariBAD:
@@ -65,9 +73,10 @@ class VariBAD:
         if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
             raise ValueError(f"observation_space must be a flat Box, got {observation_space}")
         sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        init_seed, draw_seed = (int(s.generate_state(1)[0]) for s in sequence.spawn(2))
+        init_seed, *draw_seeds = (int(s.generate_state(1)[0]) for s in sequence.spawn(1 + len(GENERATORS)))
         init = torch.Generator().manual_seed(init_seed)
-        self.generator = torch.Generator().manual_seed(draw_seed)
+        # one stream per consumer, so that the PPO and VAE updates can run at the same time deterministically
+        self.generators = {name: torch.Generator().manual_seed(s) for name, s in zip(GENERATORS, draw_seeds)}
         obs_dim = observation_space.shape[0] + 1  # + the done flag (episode ended on this step)
         if isinstance(action_space, spaces.Discrete):
             self.n_actions, action_in = int(action_space.n), int(action_space.n)
@@ -89,14 +98,14 @@ class VariBAD:
             "latent": RunningNorm(latent_in),
             "return": RunningNorm(()),
         })
-        self.policy_optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.policy_lr,
-                                                 eps=config.adam_eps, fused=True)
-        self.vae_optimizer = torch.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()],
-                                              lr=config.vae_lr, fused=True)
+        self.policy_optimizer = FlatAdam(self.policy.parameters(), lr=config.policy_lr, eps=config.adam_eps,
+                                         max_grad_norm=config.max_grad_norm)
+        self.vae_optimizer = FlatAdam([*self.encoder.parameters(), *self.decoder.parameters()], lr=config.vae_lr)
         self.buffer = TrajectoryBuffer(config.vae_buffer_size)
         self.iteration = 0
         self.frames = 0
         self.timers = dict.fromkeys(TIMERS, 0.0)
+        self._worker: concurrent.futures.ThreadPoolExecutor | None = None
 
     @classmethod
     def for_env(cls, env, config: VariBADConfig | None = None, seed=0) -> VariBAD:
@@ -110,25 +119,24 @@ class VariBAD:
         return (self.norms["state"].normalize(obs) if c.normalize_state else obs,
                 self.norms["latent"].normalize(latent) if c.normalize_latent else latent)
 
-    def _act(self, obs: torch.Tensor, latent: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        params = self.policy.action_params(self.policy.features(*self._policy_inputs(obs, latent)))
+    def folded_actor(self) -> FoldedActor:
+        """A snapshot of the acting policy and encoder step (:class:`FoldedActor`) with the current weights."""
+        c = self.config
+        return FoldedActor(self.policy, self.encoder, self.norms["state"] if c.normalize_state else None,
+                           self.norms["latent"] if c.normalize_latent else None)
+
+    def _sample(self, params: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        """Actions from the policy's logits (discrete) or Gaussian mean (continuous): its mode if ``deterministic``."""
         if self.n_actions is not None:
             if deterministic:
                 return params.argmax(dim=-1)
-            return torch.multinomial(F.softmax(params, dim=-1), 1, generator=self.generator).squeeze(-1)
+            # the Gumbel-max trick: argmax(logits + Gumbel noise) is a categorical draw (-log E, E ~ Exp(1), is
+            # Gumbel); three small kernels, where torch.multinomial costs twice as much at 32 x 4
+            noise = torch.empty_like(params).exponential_(generator=self.generators["act"]).log_()
+            return (params - noise).argmax(dim=-1)
         if deterministic:
             return params
-        return params + self.policy.log_std.exp() * torch.randn(params.shape, generator=self.generator)
-
-    def _action_inputs(self, actions: torch.Tensor) -> torch.Tensor:
-        if self.n_actions is not None:
-            return F.one_hot(actions, self.n_actions).to(torch.float32)
-        return actions
-
-    @staticmethod
-    def _with_flag(raw_obs: np.ndarray, flag: float) -> torch.Tensor:
-        obs = torch.from_numpy(np.asarray(raw_obs, dtype=np.float32))
-        return torch.cat([obs, torch.full((obs.shape[0], 1), flag)], dim=1)
+        return params + self.policy.log_std.exp() * torch.randn(params.shape, generator=self.generators["act"])
 
     @torch.no_grad()
     def collect(self, env, tasks: np.ndarray, deterministic: bool = False,
@@ -145,40 +153,50 @@ class VariBAD:
         n, episodes = env.num_envs, self.config.episodes_per_task
         env.set_tasks(tasks)
         clock, timers = time.perf_counter, self.timers
-        hidden = self.encoder.initial_hidden(n)
-        latent = torch.cat(self.encoder.heads(hidden), dim=-1)
-        record: dict[str, list] = {k: [] for k in ("obs", "latent", "actions", "action_inputs", "rewards", "next_obs")}
+        actor = self.folded_actor()
+        hidden, latent = actor.initial(n)
+        # one row per environment of the encoder's input: [action input | next observation, done flag | reward]
+        action_width = self.encoder.embed_action.in_features
+        obs_end = action_width + self.encoder.embed_obs.in_features
+        rows = np.arange(n)
+        record: dict[str, list] = {"obs": [], "latent": [], "actions": [], "transitions": []}
         returns = np.zeros((n, episodes))
         infos = []
         for episode in range(episodes):
             start = clock()
             raw, _ = env.reset()
             timers["env"] += clock() - start
-            obs = self._with_flag(raw, 0.0)
+            obs = torch.from_numpy(np.concatenate([raw, np.zeros((n, 1))], axis=1, dtype=np.float32))
             step = 0
             if observer is not None:
                 observer(episode, step)
             while True:
                 start = clock()
-                actions = self._act(obs, latent, deterministic)
+                actions = self._sample(actor.action_params(obs, latent), deterministic)
+                actions_np = actions.numpy()
                 before_env = clock()
-                raw, reward, terminated, truncated, info = env.step(actions.numpy())
+                raw, reward, terminated, truncated, info = env.step(actions_np)
                 after_env = clock()
                 ended = np.logical_or(terminated, truncated)
                 if ended.any() and not ended.all():
                     raise RuntimeError("VariBAD.collect needs episodes that end on the same step in every "
                                        f"sub-environment; at step {step} of episode {episode} only "
                                        f"{int(ended.sum())} of {n} ended")
-                next_obs = self._with_flag(raw, float(ended[0]))
-                rewards = torch.from_numpy(np.asarray(reward, dtype=np.float32))
-                action_inputs = self._action_inputs(actions)
-                hidden = self.encoder.step(hidden, action_inputs, next_obs, rewards)
+                transition = np.zeros((n, obs_end + 1), dtype=np.float32)
+                if self.n_actions is not None:
+                    transition[rows, actions_np] = 1.0
+                else:
+                    transition[:, :action_width] = actions_np
+                transition[:, action_width:obs_end - 1] = raw
+                transition[:, obs_end - 1] = ended[0]
+                transition[:, obs_end] = reward
+                transition = torch.from_numpy(transition)
                 for key, value in (("obs", obs), ("latent", latent), ("actions", actions),
-                                   ("action_inputs", action_inputs), ("rewards", rewards), ("next_obs", next_obs)):
+                                   ("transitions", transition)):
                     record[key].append(value)
-                latent = torch.cat(self.encoder.heads(hidden), dim=-1)
+                hidden, latent = actor.encode(hidden, transition)
                 returns[:, episode] += reward
-                obs = next_obs
+                obs = transition[:, action_width:obs_end]  # the next observation, done flag 0 inside an episode
                 timers["env"] += after_env - before_env
                 timers["policy"] += before_env - start + clock() - after_env
                 step += 1
@@ -187,8 +205,12 @@ class VariBAD:
                 if ended[0]:
                     infos.append(info)
                     break
-        tensors = {k: torch.stack(v) for k, v in record.items()}
-        return Rollout(**tensors, episode_returns=returns, episode_infos=infos)
+        transitions = torch.stack(record.pop("transitions"))
+        return Rollout(**{k: torch.stack(v) for k, v in record.items()},
+                       action_inputs=transitions[..., :action_width].contiguous(),
+                       rewards=transitions[..., obs_end].contiguous(),
+                       next_obs=transitions[..., action_width:obs_end].contiguous(),
+                       episode_returns=returns, episode_infos=infos)
 
     # ------------------------------------------------------------------------------------------------ training
 
@@ -198,11 +220,7 @@ class VariBAD:
         The return accumulator restarts with every BAMDP; the statistics absorb the whole rollout's returns at
         once, then scale all of its rewards (the authors updated them step by step).
         """
-        discounted = torch.empty_like(rewards)
-        running = torch.zeros_like(rewards[0])
-        for t in range(rewards.shape[0]):
-            running = self.config.gamma * running + rewards[t]
-            discounted[t] = running
+        discounted = discounted_sums(rewards, self.config.gamma)
         norm = self.norms["return"]
         norm.update(discounted)
         return (rewards / (norm.var + norm.eps).sqrt().to(rewards.dtype)).clamp(-10.0, 10.0)
@@ -231,12 +249,25 @@ class VariBAD:
         if self.frames < c.precollect_frames:
             return {}
         start = time.perf_counter()
-        stats = self._ppo_update(rollout, torch.as_tensor(weights, dtype=torch.float32))
-        middle = time.perf_counter()
-        stats.update(self._vae_update())
-        self.timers["ppo"] += middle - start
-        self.timers["vae"] += time.perf_counter() - middle
+        ppo = functools.partial(self._ppo_update, rollout, torch.as_tensor(weights, dtype=torch.float32))
+        if c.parallel_updates:  # independent parameters, optimisers and random streams: the same result
+            if self._worker is None:
+                self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="varibad-vae")
+            vae = self._worker.submit(self._timed, "vae", self._vae_update)
+            stats = self._timed("ppo", ppo)
+            stats.update(vae.result())
+        else:
+            stats = self._timed("ppo", ppo)
+            stats.update(self._timed("vae", self._vae_update))
+        self.timers["update"] += time.perf_counter() - start
         return stats
+
+    def _timed(self, timer: str, work: Callable[[], dict]) -> dict:
+        start = time.perf_counter()
+        try:
+            return work()
+        finally:
+            self.timers[timer] += time.perf_counter() - start
 
     def _ppo_update(self, rollout: Rollout, task_weights: torch.Tensor) -> dict[str, float]:
         c = self.config
@@ -267,18 +298,16 @@ class VariBAD:
         size = max(1, keep.numel() // c.ppo_minibatches)
         totals = np.zeros(3)
         count = 0
-        params = list(self.policy.parameters())
         frames = (obs, latent, actions, old_log_probs, old_values, returns, advantages, w)
         for _ in range(c.ppo_epochs):
-            order = torch.randperm(keep.numel(), generator=self.generator)
+            order = torch.randperm(keep.numel(), generator=self.generators["ppo"])
             shuffled = [x[order] for x in frames]  # one gather per epoch; the minibatches are then slices
             for first in range(0, keep.numel() - size + 1, size):  # the remainder is dropped, as the authors
                 o, z, a, lp, v, ret, adv, wt = (x[first:first + size] for x in shuffled)
                 features = self.policy.features(o, z)
                 loss, policy_loss, value_loss, entropy = ppo_loss(self.policy, features, a, lp, v, ret, adv, wt, c)
-                self.policy_optimizer.zero_grad(set_to_none=True)
+                self.policy_optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(params, c.max_grad_norm, foreach=True)
                 self.policy_optimizer.step()
                 totals += (policy_loss.item(), value_loss.item(), entropy.item())
                 count += 1
@@ -290,11 +319,12 @@ class VariBAD:
         c = self.config
         totals = np.zeros(2)
         for _ in range(c.vae_updates):
-            batch = self.buffer.sample(min(c.vae_batch_size, len(self.buffer)), self.generator)
-            loss, reconstruction, kl = elbo_loss(self.encoder, self.decoder, batch, c, self.generator)
+            generator = self.generators["vae"]
+            batch = self.buffer.sample(min(c.vae_batch_size, len(self.buffer)), generator)
+            loss, reconstruction, kl = elbo_loss(self.encoder, self.decoder, batch, c, generator)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"VariBAD iteration {self.iteration}: non-finite VAE loss")
-            self.vae_optimizer.zero_grad(set_to_none=True)
+            self.vae_optimizer.zero_grad()
             loss.backward()
             self.vae_optimizer.step()
             totals += (reconstruction.item(), kl.item())
@@ -315,7 +345,7 @@ class VariBAD:
             "norms": self.norms.state_dict(),
             "policy_optimizer": self.policy_optimizer.state_dict(),
             "vae_optimizer": self.vae_optimizer.state_dict(),
-            "generator": self.generator.get_state(),
+            "generators": {name: g.get_state() for name, g in self.generators.items()},
             "iteration": self.iteration,
             "frames": self.frames,
             "timers": dict(self.timers),
@@ -332,6 +362,7 @@ class VariBAD:
         self.vae_optimizer.load_state_dict(state["vae_optimizer"])
         if state["buffer"] is not None:
             self.buffer.load_state_dict(state["buffer"])
-        self.generator.set_state(state["generator"])
+        for name, g in self.generators.items():
+            g.set_state(state["generators"][name])
         self.iteration, self.frames = int(state["iteration"]), int(state["frames"])
         self.timers = dict(state["timers"])

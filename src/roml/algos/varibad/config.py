@@ -87,6 +87,12 @@ class VariBADConfig:
     precollect_frames: int = 5000
     """Frames collected before the first policy or VAE update (they fill the VAE buffer)."""
 
+    # ---- execution (no effect on the results)
+    parallel_updates: bool = True
+    """Run the VAE update in a second thread while the PPO update runs (they share no parameters, optimiser or
+    random stream, so the result is bit-identical to running them one after the other); on a machine with two
+    free cores this hides most of the VAE's time."""
+
     def __post_init__(self):
         for name in ("num_envs", "episodes_per_task", "ppo_epochs", "ppo_minibatches", "latent_dim",
                      "encoder_hidden", "action_embedding", "obs_embedding", "reward_embedding", "vae_buffer_size",

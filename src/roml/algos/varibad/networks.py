@@ -89,7 +89,11 @@ class RunningNorm(nn.Module):
         n = x.shape[0]
         if n == 0:
             return
-        var, mean = torch.var_mean(x, dim=0, unbiased=False)
+        # the column moments as products with a row of 1/n: torch's column reductions (var_mean(dim=0)) are
+        # 10-20x slower than a GEMV at the sizes of a rollout (4096 x 101)
+        weights = torch.full((1, n), 1.0 / n, dtype=x.dtype)
+        mean = (weights @ x.reshape(n, -1)).reshape(self.mean.shape)
+        var = (weights @ (x - mean).square().reshape(n, -1)).reshape(self.mean.shape)
         mean, var = mean.to(torch.float64), var.to(torch.float64)
         total = self.count + n
         delta = mean - self.mean
@@ -234,6 +238,7 @@ class ActorCritic(nn.Module):
         if (n_actions is None) == (action_dim is None):
             raise ValueError("give exactly one of n_actions (discrete) and action_dim (continuous)")
         gain = nn.init.calculate_gain("tanh")
+        self.obs_dim, self.latent_in = obs_dim, latent_in
         self.embed_state = _linear(obs_dim, state_embedding, generator) if state_embedding else None
         self.embed_latent = _linear(latent_in, latent_embedding, generator) if latent_embedding else None
         width = (state_embedding or obs_dim) + (latent_embedding or latent_in)

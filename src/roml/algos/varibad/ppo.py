@@ -9,7 +9,9 @@ entered the loss with advantage ``-mean/std`` and with their entropy (reference 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from scipy.signal import lfilter
 from torch.nn import functional as F
 
 
@@ -22,12 +24,23 @@ def discounted_advantages(rewards: torch.Tensor, values: torch.Tensor, gamma: fl
     """
     next_values = torch.cat([values[1:], torch.zeros_like(values[:1])])
     deltas = rewards + gamma * next_values - values
-    advantages = torch.empty_like(deltas)
-    running = torch.zeros_like(deltas[0])
-    for t in range(deltas.shape[0] - 1, -1, -1):
-        running = deltas[t] + gamma * lam * running
-        advantages[t] = running
-    return advantages
+    return discounted_sums(deltas, gamma * lam, reverse=True)
+
+
+def discounted_sums(x: torch.Tensor, discount: float, reverse: bool = False) -> torch.Tensor:
+    """``y_t = x_t + discount * y_{t-1}`` along the time axis 0 from ``y_{-1} = 0`` (with ``reverse``:
+    ``y_t = x_t + discount * y_{t+1}``, the discounted sum of what follows), in x's dtype.
+
+    One IIR filter over all columns at once (``scipy.signal.lfilter``, in float64), instead of a Python loop of
+    ``T`` tensor operations.
+    """
+    values = x.detach().numpy().astype(np.float64)
+    if reverse:
+        values = values[::-1]
+    sums = lfilter([1.0], [1.0, -discount], values, axis=0)
+    if reverse:
+        sums = sums[::-1]
+    return torch.from_numpy(np.ascontiguousarray(sums)).to(x.dtype)
 
 
 def weighted_mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
