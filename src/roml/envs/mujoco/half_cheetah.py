@@ -1,0 +1,254 @@
+"""HalfCheetah task environments (Section 6.2, App. D.2): Vel, Mass, Body and the three 10-D tasks.
+
+All four classes run Gymnasium's ``HalfCheetah-v5`` model (half_cheetah.xml: 9 degrees of freedom, 6 motors,
+timestep 0.01, frame skip 5, so ``dt = 0.05``) through the batched core of :mod:`roml.envs.mujoco.base`, with the
+authors' rewards (reference section 4) and 200-step episodes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from roml.envs.mujoco.base import (
+    BodyMassScale,
+    DofDampingScale,
+    FieldScale,
+    MASS_TASK_DOC,
+    GeomSizeScale,
+    ModelParameter,
+    MujocoTaskEnv,
+    PhysicsBatch,
+    body_task_doc,
+    mass_difference_doc,
+)
+
+# imported after base, whose import explains a missing mujoco before Gymnasium's module fails on it
+from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+from roml.envs.mujoco.catalog import TEN_D_SETS
+
+__all__ = [
+    "CTRL_COST_WEIGHT",
+    "HalfCheetah10DEnv",
+    "HalfCheetahBodyEnv",
+    "HalfCheetahMassEnv",
+    "HalfCheetahTaskEnv",
+    "HalfCheetahVelEnv",
+]
+
+CTRL_COST_WEIGHT = 0.05
+"""Weight of the control cost ``||a||^2`` (VariBAD's and the authors'; Gymnasium's default is 0.1)."""
+
+_COMMON = """
+    ## Action space
+
+    ``Box(-1, 1, (6,), float32)``: the torques of the six motors (gear 120, 90, 60, 120, 60, 30), in the order
+    back thigh, back shin, back foot, front thigh, front shin, front foot. Actions are not clipped by the
+    environment: MuJoCo clamps the controls to [-1, 1] and the control cost uses the action as given (as in
+    Gymnasium and the authors' code).
+
+    ## Observation space
+
+    ``Box(-inf, inf, (17,), float32)``, read after the step:
+
+    | Index | Observation                                            | Unit                     |
+    |-------|--------------------------------------------------------|--------------------------|
+    | 0     | z of the torso (``rootz``, relative to its start 0.7)  | position (m)             |
+    | 1     | angle of the torso (``rooty``)                         | angle (rad)              |
+    | 2-7   | angles of the six joints (back thigh ... front foot)   | angle (rad)              |
+    | 8     | x velocity of the torso                                | velocity (m/s)           |
+    | 9     | z velocity of the torso                                | velocity (m/s)           |
+    | 10    | angular velocity of the torso                          | angular velocity (rad/s) |
+    | 11-16 | angular velocities of the six joints                   | angular velocity (rad/s) |
+
+    The torso's x position is left out, as in Gymnasium's v5 default.
+
+    ## Starting state
+
+    ``qpos = U(-0.1, 0.1)`` per coordinate (around ``qpos0 = 0``) and ``qvel = 0.1 N(0, 1)``, from the environment's
+    own generator ``self.np_random`` (seeded by ``reset(seed=...)``). ``reset(options={"qpos": ..., "qvel": ...})``
+    starts from a given state instead.
+
+    ## Episode end
+
+    Exactly 200 steps: ``terminated`` is always False, ``truncated`` is True at step 200 (the authors' runs never
+    ended an episode early either). Stepping further without ``reset`` raises ``RuntimeError``.
+"""
+
+_FORWARD_REWARD = """
+    ## Rewards
+
+    Per step, with ``v = (x_after - x_before) / dt`` the torso's forward velocity over the step (``dt = 0.05``):
+
+    | Term     | Value                 | ``info`` key      |
+    |----------|-----------------------|-------------------|
+    | forward  | ``v``                 | ``reward_forward``|
+    | height   | ``+ rootz``           | ``reward_height`` |
+    | control  | ``- 0.05 * ||a||^2``  | ``reward_ctrl``   |
+
+    ``rootz`` (observation 0) is the torso's height relative to its start; the authors added it (as ``obs[0]``) to
+    penalise flipping over. ``info`` also holds ``x_position`` and ``x_velocity``.
+"""
+
+_DIFFERENCES = """
+    ## Differences from the authors' code (``RobustMetaRL/environments/mujoco/half_cheetah*.py``)
+
+    - Gymnasium v5 and the ``mujoco`` bindings instead of gym 0.17 and mujoco-py; seeded resets.
+    - The observation drops the authors' last three entries, the torso's centre of mass: its y is always 0, its z
+      repeats ``rootz`` and its x is the unbounded absolute position.
+"""
+
+_MASS_DIFFERENCES = mass_difference_doc(
+    " and also set every capsule's radius to ``0.046 * factor``, mixing a geometry change into the mass task"
+)
+_BODY_TASK = body_task_doc("joints: 6, 4.5, 3, 4.5, 3, 1.5", "head_size", "the head capsule's half-length (0.15)")
+
+
+class HalfCheetahTaskEnv(MujocoTaskEnv, HalfCheetahEnv):
+    """Base of the HalfCheetah task environments: the model, observation and start; subclasses add the reward and
+    the task parameters."""
+
+    parent = HalfCheetahEnv
+    parent_kwargs = {"ctrl_cost_weight": CTRL_COST_WEIGHT, "reset_noise_scale": 0.1}
+    data_fields = ("qpos", "qvel")
+    contact_forces = False
+    reset_noise = (("uniform", 0.1), ("normal", 0.1))
+
+    @classmethod
+    def _observe(cls, batch: PhysicsBatch) -> np.ndarray:
+        return np.concatenate([batch.buffers["qpos"][:, 1:], batch.buffers["qvel"]], axis=1, dtype=np.float32)
+
+    @classmethod
+    def _position(cls, batch: PhysicsBatch) -> np.ndarray:
+        return batch.buffers["qpos"][:, :1].copy()
+
+    @classmethod
+    def _reward(cls, batch, actions, before, after):
+        velocity = (after[:, 0] - before[:, 0]) / batch.dt
+        ctrl = CTRL_COST_WEIGHT * np.einsum("ij,ij->i", actions, actions)
+        height = batch.buffers["qpos"][:, 1].copy()
+        reward = velocity + height - ctrl
+        info = {"x_position": after[:, 0].copy(), "x_velocity": velocity, "reward_forward": velocity,
+                "reward_height": height, "reward_ctrl": -ctrl}
+        return reward, info
+
+
+class HalfCheetahVelEnv(HalfCheetahTaskEnv):
+    __doc__ = f"""HalfCheetah-Vel: run at a target velocity (App. D.2; target range extended from VariBAD's [0, 3]).
+
+    ## Description
+
+    The planar cheetah must run forward at the task's target velocity ``v_goal``, which it does not observe; it
+    can infer it from the rewards. Fast targets are the hard tasks.
+    {_COMMON}
+    ## Rewards
+
+    Per step, with ``v = (x_after - x_before) / dt`` the torso's forward velocity over the step:
+
+    | Term     | Value                   | ``info`` key        |
+    |----------|-------------------------|---------------------|
+    | velocity | ``- |v - v_goal|``      | ``reward_velocity`` |
+    | control  | ``- 0.05 * ||a||^2``    | ``reward_ctrl``     |
+
+    There is no height term (as in the authors' code). ``info`` also holds ``x_position`` and ``x_velocity``.
+
+    ## Task parameter
+
+    | Name     | Meaning                        | Range  | Original distribution | Family                  |
+    |----------|--------------------------------|--------|-----------------------|-------------------------|
+    | velocity | target forward velocity (m/s)  | [0, 7] | U[0, 7]               | ``BetaBox(0, 7)``       |
+
+    ``set_task(v)`` (a number or a one-element array) takes effect at the next reset; ``reset(options={{"task":
+    v}})`` sets it too; ``get_task()`` returns ``array([v])``. The default task is 3.5. Tasks outside [0, 7] raise
+    ``ValueError``.
+    {_DIFFERENCES}"""
+
+    name = "HalfCheetahVel"
+
+    @classmethod
+    def _reward(cls, batch, actions, before, after):
+        velocity = (after[:, 0] - before[:, 0]) / batch.dt
+        ctrl = CTRL_COST_WEIGHT * np.einsum("ij,ij->i", actions, actions)
+        tracking = -np.abs(velocity - batch.tasks[:, 0])
+        info = {"x_position": after[:, 0].copy(), "x_velocity": velocity, "reward_velocity": tracking,
+                "reward_ctrl": -ctrl}
+        return tracking - ctrl, info
+
+
+class HalfCheetahMassEnv(HalfCheetahTaskEnv):
+    __doc__ = f"""HalfCheetah-Mass: run forward as fast as possible with a body of unknown mass (App. D.2, Fig. 4).
+
+    ## Description
+
+    The task multiplies the mass (and inertia) of every body of the cheetah by one factor in [0.5, 2]. The
+    agent does not observe it; a heavy cheetah runs slower under the same torques.
+    {_COMMON}{_FORWARD_REWARD}
+    {MASS_TASK_DOC}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
+
+    name = "HalfCheetahMass"
+
+    model_parameters = (BodyMassScale(),)
+
+
+class HalfCheetahBodyEnv(HalfCheetahTaskEnv):
+    __doc__ = f"""HalfCheetah-Body: run forward with unknown mass, joint damping and head size (App. D.2).
+
+    ## Description
+
+    Three independent factors in [0.5, 2] change the cheetah's mass, its joints' damping and the length of its
+    head (the capsule in front of the torso, which hits the ground when the cheetah pitches forward).
+    {_COMMON}{_FORWARD_REWARD}
+    {_BODY_TASK}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
+
+    name = "HalfCheetahBody"
+
+    model_parameters = (BodyMassScale(), DofDampingScale(), GeomSizeScale("head", (1,)))
+
+
+def _ten_d_table() -> str:
+    rows = "\n".join(f"    | {key} | {', '.join(fields)} |" for key, fields in TEN_D_SETS.items())
+    return f"""    | Set | Model arrays (each multiplied as a whole by its own factor) |
+    |-----|--------------------------------------------------------------|
+{rows}"""
+
+
+class HalfCheetah10DEnv(HalfCheetahTaskEnv):
+    __doc__ = f"""HalfCheetah 10D-task a, b or c: run forward while 10 model properties vary (Section 6.2, App. D.2).
+
+    ## Description
+
+    Each task dimension multiplies one whole array of the compiled ``mujoco.MjModel`` (every row) by a factor in
+    ``[2 ** -0.5, 2 ** 0.5]``. The three variants use three sets of 10 arrays drawn once, with seed
+    ``TEN_D_SEED = 2023``, from the 16 arrays of ``TEN_D_CANDIDATES`` that change the dynamics (see
+    :mod:`roml.envs.mujoco.catalog` for how the candidates were chosen):
+
+{_ten_d_table()}
+    {_COMMON}{_FORWARD_REWARD}
+    ## Task parameters
+
+    Ten factors named after their arrays (in the table's order), each in ``[0.707, 1.414]``, originally
+    ``log2 U[-0.5, 0.5]`` independently; family ``LogBetaBox([-0.5] * 10, [0.5] * 10)``. They are applied from
+    the compiled model's values (never compounding); then, if an array shapes collisions (``geom_size``,
+    ``geom_pos``, ``body_ipos``), the collision bounds are recomputed, and finally ``mujoco.mj_setConst`` runs.
+    ``body_mass`` here scales the masses alone (``body_inertia`` is its own property). The default task is all
+    ones.
+
+    Args:
+        variant: "a", "b" or "c".
+    {_DIFFERENCES}
+    - The authors drew their 10 arrays from every float array of the model, so their set (reference section 4,
+      set "A") included camera, light and material fields and zero margins that leave the simulation unchanged;
+      which of their three historical sets the paper used is unclear. Our sets contain only arrays that change
+      the dynamics.
+    """
+
+    def __init__(self, variant: str = "a", task: Any = None, render_mode: str | None = None):
+        if variant not in TEN_D_SETS:
+            raise ValueError(f"variant must be one of {sorted(TEN_D_SETS)}, got {variant!r}")
+        self.variant = variant
+        self.name = f"HalfCheetah10D-{variant}"
+        self._build(task, render_mode, variant=variant)
+
+    def _model_parameters(self) -> tuple[ModelParameter, ...]:
+        return tuple(FieldScale(field) for field in TEN_D_SETS[self.variant])
