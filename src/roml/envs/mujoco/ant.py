@@ -179,7 +179,7 @@ class AntGoalEnv(AntTaskEnv):
     Beta ``u_r, u_theta`` (``phi0 = (0.5, 0.5)`` is uniform on the disc). ``set_task((x, y))`` takes effect at the
     next reset; goals outside the disc raise ``ValueError``. The default task is ``(-5 / sqrt(2), 0)`` (the
     family's median: ``u = (0.5, 0.5)``).
-    {_DIFFERENCES}
+    {_DIFFERENCES.rstrip()}
     - The observation leaves out the authors' 84 clipped contact forces (zero in their runs, see above).
     - The task family's angle is consistent between sampling and density (the authors' was off by half a turn,
       which rotated RoML's angle update; see ``roml.tasks.PolarDisc``).
@@ -223,7 +223,7 @@ class AntBodyEnv(AntTaskEnv):
     Three independent factors in [0.5, 2] change the ant's mass, its joints' damping and the radius of its
     spherical torso. The ant has no head; its torso is the part the paper's "head size" maps to.
     {_ACTIONS}{_MASS_TERMS}{_START_AND_END}
-    {_BODY_TASK}{_DIFFERENCES}{_MASS_DIFFERENCES}
+    {_BODY_TASK}{_DIFFERENCES}{_MASS_DIFFERENCES.rstrip()}
     - The authors' third factor scaled ``geom_size[2, 1]``, the half-length of one hip capsule (``aux_1_geom``,
       leg 1 only), under the name "head_size" (with a TODO); here it is the torso's radius, named ``torso_size``.
     """

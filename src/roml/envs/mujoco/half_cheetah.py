@@ -236,7 +236,7 @@ class HalfCheetah10DEnv(HalfCheetahTaskEnv):
 
     Args:
         variant: "a", "b" or "c".
-    {_DIFFERENCES}
+    {_DIFFERENCES.rstrip()}
     - The authors drew their 10 arrays from every float array of the model, so their set (reference section 4,
       set "A") included camera, light and material fields and zero margins that leave the simulation unchanged;
       which of their three historical sets the paper used is unclear. Our sets contain only arrays that change

@@ -70,6 +70,11 @@ class MujocoTaskVecEnv(VectorEnv):
     One generator ``self.np_random`` (seeded by ``reset(seed=...)``) draws every sub-environment's starting noise:
     ``(num_envs, nq)`` position noise, then ``(num_envs, nv)`` velocity noise.
 
+    Speed: the physics dominates. On one core of a 2-core development machine (shared with other work), 32
+    HalfCheetah sub-environments step at about 21 000-23 000 environment steps per second, with ``mj_step`` taking
+    ~88% of the time; Ant (RK4) at about 3 300-3 800 and Humanoid (RK4, 50 PGS iterations) at about 1 500-1 700
+    under uniformly random actions.
+
     ``step(actions)`` takes ``(num_envs, act_dim)`` actions and returns ``obs`` ``(num_envs, obs_dim)`` float32,
     ``rewards`` ``(num_envs,)`` float64, ``terminated`` and ``truncated`` ``(num_envs,)`` bool, and ``info``, a dict
     of ``(num_envs,)`` arrays with the environment's reward terms (``reward_ctrl``, ``x_velocity``, ...).
