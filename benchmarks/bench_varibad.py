@@ -21,7 +21,7 @@ import time
 AUTHORS_FRAMES_PER_S = 3400.0
 
 
-def train_seed(seed: int, iterations: int, warmup: int) -> dict:
+def train_seed(seed: int, iterations: int, warmup: int, parallel_updates: bool = True) -> dict:
     import torch
 
     from roml.algos.varibad import TIMERS, VariBAD, VariBADConfig
@@ -30,7 +30,7 @@ def train_seed(seed: int, iterations: int, warmup: int) -> dict:
     from roml.experiments.khazad_dum import rain_family
 
     torch.set_num_threads(1)
-    config = VariBADConfig()
+    config = VariBADConfig(parallel_updates=parallel_updates)
     env = KhazadDumVecEnv(config.num_envs)
     env.reset(seed=seed)
     agent = VariBAD.for_env(env, config, seed)
@@ -48,7 +48,8 @@ def train_seed(seed: int, iterations: int, warmup: int) -> dict:
     start = time.perf_counter()
     frames = sum(iteration() for _ in range(iterations))
     elapsed = time.perf_counter() - start
-    return {"seed": seed, "frames": frames, "seconds": elapsed, "timers": agent.timers}
+    return {"seed": seed, "frames": frames, "seconds": elapsed, "timers": agent.timers,
+            "parallel": config.parallel_updates}
 
 
 def main(argv=None) -> None:
@@ -56,19 +57,25 @@ def main(argv=None) -> None:
     parser.add_argument("--iterations", type=int, default=60, help="timed iterations (4096 frames each)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed iterations first")
     parser.add_argument("--seeds", type=int, default=1, help="seeds trained at once, one process each")
+    parser.add_argument("--sequential-updates", action="store_true",
+                        help="run the VAE update after PPO instead of in a second thread")
     args = parser.parse_args(argv)
+    parallel = not args.sequential_updates
     if args.seeds == 1:
-        results = [train_seed(0, args.iterations, args.warmup)]
+        results = [train_seed(0, args.iterations, args.warmup, parallel)]
     else:
         with multiprocessing.get_context("spawn").Pool(args.seeds) as pool:
-            results = pool.starmap(train_seed, [(s, args.iterations, args.warmup) for s in range(args.seeds)])
+            results = pool.starmap(train_seed, [(s, args.iterations, args.warmup, parallel) for s in range(args.seeds)])
     for r in results:
         rate = r["frames"] / r["seconds"]
-        split = ", ".join(f"{k} {v / r['seconds']:.0%}" for k, v in r["timers"].items())
-        other = 1 - sum(r["timers"].values()) / r["seconds"]
-        print(f"seed {r['seed']}: {rate:8.0f} frames/s ({r['frames']} frames in {r['seconds']:.1f} s); "
-              f"time: {split}, other {other:.0%}; ms per iteration: "
-              + ", ".join(f"{k} {1000 * v / args.iterations:.1f}" for k, v in r["timers"].items()))
+        timers = r["timers"]
+        wall = {k: timers[k] for k in ("env", "policy", "update")}
+        wall["other"] = r["seconds"] - sum(wall.values())
+        print(f"seed {r['seed']}: {rate:8.0f} frames/s ({r['frames']} frames in {r['seconds']:.1f} s)")
+        print("  wall ms per iteration: " + ", ".join(f"{k} {1000 * v / args.iterations:.1f} ({v / r['seconds']:.0%})"
+                                                      for k, v in wall.items()))
+        print(f"  inside the update (VAE in parallel with PPO: {r['parallel']}): "
+              f"ppo {1000 * timers['ppo'] / args.iterations:.1f} ms, vae {1000 * timers['vae'] / args.iterations:.1f} ms")
     total = sum(r["frames"] / r["seconds"] for r in results)
     print(f"total: {total:.0f} frames/s over {len(results)} process(es); "
           f"{total / AUTHORS_FRAMES_PER_S:.1f}x the authors' quoted {AUTHORS_FRAMES_PER_S:.0f} frames/s; "

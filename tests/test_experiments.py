@@ -98,6 +98,10 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path,
         (["reproduce", "sine", "--seeds", "0"], "seeds must be a positive count"),
         (["reproduce", "sine", "--workers", "0"], "workers must be an integer >= 1"),
         (["report", "missing-folder"], "no finished runs"),
+        (["train", "sine", "--set", "bogus=1"], "sine has no setting 'bogus'"),
+        (["train", "sine", "--set", "iterations=1.5"], "--set iterations: cannot read '1.5' as int"),
+        (["train", "sine", "--set", "first_order=maybe"], "--set first_order: cannot read 'maybe' as bool"),
+        (["reproduce", "sine", "--set", "iterations"], "--set takes FIELD=VALUE"),
     ],
 )
 def test_bad_input_gets_one_clear_line(tmp_path, capsys, args, message):
@@ -135,6 +139,13 @@ def test_a_corrupt_config_is_reported(tmp_path, capsys):
     run.config_file.write_text("{not json")
     assert main(["train", "sine", "--scale", "smoke", "--out", str(tmp_path)]) == 2
     assert "config.json is unreadable or corrupt" in capsys.readouterr().err
+
+
+def test_set_overrides_the_preset(tmp_path, capsys):
+    args = ["train", "sine", "--method", "maml", "--scale", "smoke", "--out", str(tmp_path), "--no-progress"]
+    assert main([*args, "--set", "iterations=3e0", "first_order=true", "inner_lr=0.05"]) == 0
+    config = json.loads(run_files(tmp_path, "maml").config_file.read_text())
+    assert (config["iterations"], config["first_order"], config["inner_lr"]) == (3, True, 0.05)
 
 
 def test_list_and_version(capsys):

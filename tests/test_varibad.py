@@ -360,6 +360,30 @@ def test_zero_weight_tasks_do_not_reach_the_policy_update():
     assert any((p - q).abs().max() > 1e-4 for p, q in zip(params(agent.policy), expected))
 
 
+def test_authors_tail_masking_keeps_masked_frames_with_zero_advantage():
+    # tail_masking="advantages" (the authors' bad_masks): a masked task's rewards still do not matter (its
+    # advantages are zeroed), but its frames stay in the loss, so the update differs from the "loss" scheme
+    updates = {}
+    for mode in ("advantages", "loss"):
+        agent, env = small_agent(2, normalize_rewards=False, tail_masking=mode)
+        rollout = agent.collect(env, np.full(6, 0.1))
+        weights = np.zeros(6)
+        weights[4] = 1.0
+        changed = rollout.rewards.clone()
+        changed[:, [0, 1, 2, 3, 5]] += torch.randn(64, 5, generator=gen(7))
+        state = agent.state_dict()
+        stats = agent.update(rollout, weights)
+        assert stats["trained_tasks"] == 1
+        updates[mode] = params(agent.policy)
+        agent.load_state_dict(state)
+        agent.update(type(rollout)(**{**rollout.__dict__, "rewards": changed}), weights)
+        for p, q in zip(params(agent.policy), updates[mode]):
+            assert torch.equal(p, q)
+    assert any((p - q).abs().max() > 1e-5 for p, q in zip(updates["advantages"], updates["loss"]))
+    with pytest.raises(ValueError, match="tail_masking"):
+        VariBADConfig(tail_masking="bad_masks")
+
+
 @pytest.mark.parametrize("weights, match", [
     (np.ones(5), "6 finite non-negative"),
     (np.array([1, 1, 1, 1, 1, -1.0]), "6 finite non-negative"),

@@ -35,11 +35,14 @@ class Train:
     """Output folder; the run goes to OUT/EXPERIMENT/METHOD/seedSEED."""
     progress: bool = True
     """Show a progress bar."""
+    set: tuple[str, ...] = ()
+    """Override settings of the scale's preset, as FIELD=VALUE (e.g. --set frames=8000000 tail_masking=advantages)."""
 
     def __call__(self) -> None:
         from roml.experiments.runner import train
 
-        summary = train(self.experiment, self.method, self.seed, self.scale, self.out, progress=self.progress)
+        summary = train(self.experiment, self.method, self.seed, self.scale, self.out, progress=self.progress,
+                        overrides=_parse_overrides(self.experiment, self.set))
         print(_format_metrics(summary))
 
 
@@ -65,6 +68,8 @@ class Reproduce:
     """Ray cluster address for `ray.init` (default: start a local Ray instance)."""
     progress: bool = True
     """Show progress bars."""
+    set: tuple[str, ...] = ()
+    """Override settings of the scale's preset for every run, as FIELD=VALUE (see `roml train --help`)."""
 
     def __call__(self) -> None:
         from roml.experiments.runner import reproduce
@@ -79,6 +84,7 @@ class Reproduce:
             backend=self.backend,
             address=self.address,
             progress=self.progress,
+            overrides=_parse_overrides(self.experiment, self.set),
         )
         print(f"{len(summaries)} runs finished in {self.out}; next: roml report {self.out}")
 
@@ -125,6 +131,44 @@ class Demo:
         from roml.demo import run_demo
 
         print(run_demo(self.out, n_updates=self.updates, seed=self.seed))
+
+
+def _parse_overrides(experiment: str, pairs: tuple[str, ...]) -> dict:
+    """``FIELD=VALUE`` strings as a dict of the experiment config's fields, each value converted to the type of the
+    field's default (bool: true/false; numbers; strings). Raises ValueError naming a malformed pair or field."""
+    from dataclasses import MISSING, fields
+
+    from roml.experiments.registry import get_experiment
+
+    defaults = {f.name: f.default for f in fields(get_experiment(experiment).config_class) if f.default is not MISSING}
+    overrides = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set takes FIELD=VALUE, got {pair!r}")
+        if name not in defaults:
+            raise ValueError(f"--set: {experiment} has no setting {name!r}; settings: {', '.join(sorted(defaults))}")
+        default = defaults[name]
+        try:
+            if isinstance(default, bool):
+                if text.lower() not in ("true", "false"):
+                    raise ValueError
+                value = text.lower() == "true"
+            elif isinstance(default, int):  # 8e6 is accepted, 0.5 is not
+                number = float(text)
+                if not number.is_integer():
+                    raise ValueError
+                value = int(number)
+            elif isinstance(default, float):
+                value = float(text)
+            elif isinstance(default, str):
+                value = text
+            else:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"--set {name}: cannot read {text!r} as {type(default).__name__}") from None
+        overrides[name] = value
+    return overrides
 
 
 def _format_metrics(summary: dict) -> str:

@@ -56,6 +56,9 @@ class KhazadDumConfig(SamplerConfig):
     """PPO's entropy bonus."""
     gamma: float = 0.999
     """Discount factor."""
+    tail_masking: str = "loss"
+    """How CVaR-ML's non-tail tasks leave PPO: ``"loss"`` (ours) or ``"advantages"`` (the authors' ``bad_masks``;
+    see :class:`roml.algos.varibad.VariBADConfig`)."""
     latent_dim: int = 5
     """Dimension of VariBAD's task embedding."""
     vae_buffer_size: int = 10_000
@@ -80,6 +83,11 @@ class KhazadDumConfig(SamplerConfig):
     """Test tasks (the rainiest) whose episodes are saved in ``episodes.csv``."""
     checkpoint_every: int = 100
     """Iterations between checkpoints."""
+
+    def __post_init__(self):
+        from roml.algos.varibad import VariBADConfig
+
+        VariBADConfig.from_fields(self)  # a bad VariBAD setting fails here, before any run folder is made
 
     @property
     def frames_per_iteration(self) -> int:

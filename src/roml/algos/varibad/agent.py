@@ -283,6 +283,10 @@ class VariBAD:
             old_values = self.policy.value(features)
             old_log_probs, _ = self.policy.log_prob_entropy(self.policy.action_params(features), rollout.actions)
         advantages = discounted_advantages(rewards, old_values, c.gamma, c.gae_lambda)
+        trained_tasks = int((task_weights > 0).sum())
+        if c.tail_masking == "advantages":  # the authors' bad_masks: masked tasks stay, with advantage 0
+            advantages = advantages.masked_fill(task_weights == 0, 0.0)
+            task_weights = torch.ones_like(task_weights)
         returns = advantages + old_values
         frame_weights = task_weights.expand(steps, n)
         keep = (frame_weights > 0).reshape(-1).nonzero().squeeze(1)
@@ -313,7 +317,7 @@ class VariBAD:
                 count += 1
         policy_loss, value_loss, entropy = totals / count
         return {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
-                "trained_tasks": int((task_weights > 0).sum())}
+                "trained_tasks": trained_tasks}
 
     def _vae_update(self) -> dict[str, float]:
         c = self.config

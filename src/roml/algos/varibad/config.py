@@ -48,6 +48,12 @@ class VariBADConfig:
     """Discount factor (over the whole BAMDP)."""
     gae_lambda: float = 0.9
     """GAE's lambda (the authors' ``tau``)."""
+    tail_masking: str = "loss"
+    """How zero-weight tasks (CVaR-ML's non-tail tasks) leave the PPO update. ``"loss"``: their frames leave the
+    loss, and the advantages are normalised over the weighted frames (ours). ``"advantages"``: the authors'
+    ``bad_masks`` scheme: their advantages are zeroed (value target = prediction), the advantages are normalised over
+    the whole batch, and every frame stays in the (unweighted) loss, entropy bonus included; weights are then only
+    zero or not."""
     normalize_rewards: bool = True
     """Divide the policy's rewards by the running std of the discounted return (clipped to +-10)."""
     normalize_state: bool = True
@@ -120,6 +126,8 @@ class VariBADConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 <= value <= 1):
                 raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        if self.tail_masking not in ("loss", "advantages"):
+            raise ValueError(f"tail_masking must be 'loss' or 'advantages', got {self.tail_masking!r}")
         if self.vae_batch_size > self.vae_buffer_size:
             raise ValueError(f"vae_batch_size ({self.vae_batch_size}) must not exceed vae_buffer_size "
                              f"({self.vae_buffer_size})")
