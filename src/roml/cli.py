@@ -112,8 +112,8 @@ class List:
 
         for name, description in describe().items():
             experiment = get_experiment(name)
-            print(f"{name:<12} {description}")
-            print(f"{'':<12} methods: {', '.join(experiment.methods)}; scales: {', '.join(experiment.presets)}")
+            print(f"{name:<18} {description}")
+            print(f"{'':<18} methods: {', '.join(experiment.methods)}; scales: {', '.join(experiment.presets)}")
 
 
 @dataclass
@@ -135,12 +135,15 @@ class Demo:
 
 def _parse_overrides(experiment: str, pairs: tuple[str, ...]) -> dict:
     """``FIELD=VALUE`` strings as a dict of the experiment config's fields, each value converted to the type of the
-    field's default (bool: true/false; numbers; strings). Raises ValueError naming a malformed pair or field."""
+    field's default (bool: true/false; numbers; strings; tuples of integers: comma-separated, e.g. 128,128; ``none``
+    for a field that may be None). Raises ValueError naming a malformed pair or field."""
     from dataclasses import MISSING, fields
 
     from roml.experiments.registry import get_experiment
 
-    defaults = {f.name: f.default for f in fields(get_experiment(experiment).config_class) if f.default is not MISSING}
+    config_fields = [f for f in fields(get_experiment(experiment).config_class) if f.default is not MISSING]
+    defaults = {f.name: f.default for f in config_fields}
+    optional = {f.name for f in config_fields if "None" in str(f.type)}
     overrides = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
@@ -150,7 +153,11 @@ def _parse_overrides(experiment: str, pairs: tuple[str, ...]) -> dict:
             raise ValueError(f"--set: {experiment} has no setting {name!r}; settings: {', '.join(sorted(defaults))}")
         default = defaults[name]
         try:
-            if isinstance(default, bool):
+            if name in optional and text.lower() == "none":
+                value = None
+            elif isinstance(default, tuple):
+                value = tuple(int(part) for part in text.split(","))
+            elif isinstance(default, bool):
                 if text.lower() not in ("true", "false"):
                     raise ValueError
                 value = text.lower() == "true"

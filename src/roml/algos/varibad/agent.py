@@ -5,7 +5,9 @@ One training iteration (App. D.1; reference section 5):
 1. :meth:`VariBAD.collect`: every environment of a vector env runs one task for ``episodes_per_task`` episodes
    (the BAMDP). At each step the policy acts on the observation and on the current posterior's mean and
    log-variance; the encoder then consumes the transition. The belief carries across the task's episodes and
-   starts from the prior at the next task.
+   starts from the prior at the next task. Continuous actions are drawn from the policy's Gaussian and reach the
+   environment clipped to the action bounds, or squashed by ``tanh`` and scaled to them (``squash_actions``);
+   PPO scores the raw draw, as the authors' VariBAD and PPO do.
 2. The task sampler scores the tasks (mean episode return) and returns per-task training weights.
 3. :meth:`VariBAD.update`: PPO on the rollout, weighted per task (:mod:`roml.algos.varibad.ppo`), then the VAE on
    trajectories from its buffer (:mod:`roml.algos.varibad.vae`). The policy's loss does not reach the encoder.
@@ -13,10 +15,12 @@ One training iteration (App. D.1; reference section 5):
 Where this differs from the authors' code, on purpose: the policy starts each inner episode from that episode's
 start observation (theirs acted on the previous episode's terminal observation, so the first action of every
 later episode was chosen blind); discrete actions reach the encoder and decoder one-hot (theirs: the action index
-as one float); the VAE may sample the newest trajectories; and the items listed in the ``ppo`` and ``vae``
+as one float); continuous actions reach them as the environment executed them, clipped or squashed (theirs: the
+raw Gaussian draw, which for an initial standard deviation of 1 is often outside the bounds the environment
+applies); the VAE may sample the newest trajectories; and the items listed in the ``ppo`` and ``vae``
 modules. The environment must be a vector env whose episodes all end on the same step (``terminated`` or
 ``truncated`` for every sub-environment at once) and that offers ``set_tasks``, such as
-:class:`roml.envs.khazad_dum.KhazadDumVecEnv`.
+:class:`roml.envs.khazad_dum.KhazadDumVecEnv` and :class:`roml.envs.mujoco.MujocoTaskVecEnv`.
 """
 
 from __future__ import annotations
@@ -84,6 +88,12 @@ class VariBAD:
         elif isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
             self.n_actions, action_in = None, int(action_space.shape[0])
             head = dict(action_dim=action_in)
+            low, high = (np.asarray(b, dtype=np.float64) for b in (action_space.low, action_space.high))
+            if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
+                raise ValueError(f"a continuous action space needs finite bounds low < high, got {action_space}")
+            # squashing maps tanh's (-1, 1) onto (low, high): centre + half_width * tanh(a)
+            self._action_bounds = tuple(torch.as_tensor(b, dtype=torch.float32)
+                                        for b in (low, high, (low + high) / 2, (high - low) / 2))
         else:
             raise ValueError(f"action_space must be Discrete or a flat Box, got {action_space}")
         latent_in = 2 * config.latent_dim
@@ -92,7 +102,7 @@ class VariBAD:
         self.decoder = RewardDecoder(config.latent_dim, obs_dim, action_in, config.decoder_layers,
                                      config.obs_embedding, config.action_embedding, init)
         self.policy = ActorCritic(obs_dim, latent_in, config.policy_layers, config.state_embedding,
-                                  config.latent_embedding, init, **head)
+                                  config.latent_embedding, init, init=config.policy_init, **head)
         self.norms = nn.ModuleDict({
             "state": RunningNorm(obs_dim),
             "latent": RunningNorm(latent_in),
@@ -138,6 +148,16 @@ class VariBAD:
             return params
         return params + self.policy.log_std.exp() * torch.randn(params.shape, generator=self.generators["act"])
 
+    def env_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """What the environment receives for the policy's ``actions``: discrete ones as they are; continuous ones
+        clipped to the action bounds, or with ``squash_actions`` ``centre + half_width * tanh(a)``."""
+        if self.n_actions is not None:
+            return actions
+        low, high, centre, half_width = self._action_bounds
+        if self.config.squash_actions:
+            return torch.addcmul(centre, half_width, torch.tanh(actions))
+        return torch.maximum(torch.minimum(actions, high), low)
+
     @torch.no_grad()
     def collect(self, env, tasks: np.ndarray, deterministic: bool = False,
                 observer: Callable[[int, int], None] | None = None) -> Rollout:
@@ -173,7 +193,7 @@ class VariBAD:
             while True:
                 start = clock()
                 actions = self._sample(actor.action_params(obs, latent), deterministic)
-                actions_np = actions.numpy()
+                actions_np = self.env_actions(actions).numpy()
                 before_env = clock()
                 raw, reward, terminated, truncated, info = env.step(actions_np)
                 after_env = clock()
@@ -235,6 +255,9 @@ class VariBAD:
             rollout: from :meth:`collect` (with ``deterministic=False``).
             task_weights: the sampler's non-negative training weight of each environment's task, ``(N,)``; all
                 ones when ``None``. Frames of zero-weight tasks leave the PPO loss entirely.
+
+        With ``anneal_lr`` the policy's learning rate of the ``i``-th call (``i = 1, 2, ...``, precollection calls
+        counted) is ``policy_lr * (1 - (i - 1) / total_iterations)``, floored at 0 (the authors' linear schedule).
         """
         c = self.config
         steps, n = rollout.rewards.shape
@@ -246,6 +269,8 @@ class VariBAD:
         self.buffer.add(rollout, c.episodes_per_task)
         self.iteration += 1
         self.frames += rollout.frames
+        if c.anneal_lr:
+            self.policy_optimizer.lr = c.policy_lr * max(0.0, 1.0 - (self.iteration - 1) / c.total_iterations)
         if self.frames < c.precollect_frames:
             return {}
         start = time.perf_counter()

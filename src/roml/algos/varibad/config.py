@@ -1,9 +1,11 @@
-"""VariBAD's hyper-parameters; the defaults are the paper's Khazad-Dum settings (reference section 5, KD column)."""
+"""VariBAD's hyper-parameters; the defaults are the paper's Khazad-Dum settings (reference section 5, KD column), and
+:data:`PRESETS` holds the other columns of that table (HalfCheetah, Humanoid, Ant)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 
 @dataclass
@@ -24,12 +26,19 @@ class VariBADConfig:
     # ---- policy and PPO
     policy_layers: tuple[int, ...] = (64, 64)
     """Hidden layers of the actor and of the critic (tanh)."""
+    policy_init: str = "normc"
+    """Initialisation of the actor and critic towers: ``"normc"`` (Khazad-Dum, HalfCheetah) or ``"orthogonal"``
+    (Humanoid, Ant); both with tanh's gain and zero biases."""
     state_embedding: int = 64
     """Width of the policy's state embedding (0: feed the state directly)."""
     latent_embedding: int = 64
     """Width of the policy's latent embedding (0: feed the latent directly)."""
     policy_lr: float = 7e-4
     """Adam learning rate of the policy."""
+    anneal_lr: bool = False
+    """Anneal the policy's learning rate linearly to 0 over ``total_iterations`` updates (Humanoid, Ant)."""
+    total_iterations: int | None = None
+    """Iterations of the whole run; needed by ``anneal_lr``."""
     adam_eps: float = 1e-8
     """Adam epsilon of the policy optimiser."""
     ppo_epochs: int = 2
@@ -54,6 +63,10 @@ class VariBADConfig:
     ``bad_masks`` scheme: their advantages are zeroed (value target = prediction), the advantages are normalised over
     the whole batch, and every frame stays in the (unweighted) loss, entropy bonus included; weights are then only
     zero or not."""
+    squash_actions: bool = False
+    """Continuous actions: pass ``tanh`` of the Gaussian sample, scaled to the action bounds, to the environment
+    (Humanoid; the authors' ``norm_actions_post_sampling``); otherwise the sample clipped to the bounds. Either way
+    PPO's log-probabilities are those of the unsquashed, unclipped sample."""
     normalize_rewards: bool = True
     """Divide the policy's rewards by the running std of the discounted return (clipped to +-10)."""
     normalize_state: bool = True
@@ -126,6 +139,12 @@ class VariBADConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 <= value <= 1):
                 raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        if self.policy_init not in ("normc", "orthogonal"):
+            raise ValueError(f"policy_init must be 'normc' or 'orthogonal', got {self.policy_init!r}")
+        if self.total_iterations is not None:
+            _check_int(self, "total_iterations", low=1)
+        if self.anneal_lr and self.total_iterations is None:
+            raise ValueError("anneal_lr needs total_iterations (the number of updates to anneal over)")
         if self.tail_masking not in ("loss", "advantages"):
             raise ValueError(f"tail_masking must be 'loss' or 'advantages', got {self.tail_masking!r}")
         if self.vae_batch_size > self.vae_buffer_size:
@@ -136,6 +155,45 @@ class VariBADConfig:
     def from_fields(cls, source) -> VariBADConfig:
         """The config built from the same-named attributes of ``source`` (e.g. a flat experiment config)."""
         return cls(**{f.name: getattr(source, f.name) for f in fields(cls) if hasattr(source, f.name)})
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> VariBADConfig:
+        """The settings of column ``name`` of the reference table (:data:`PRESETS`), then ``overrides``."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown VariBAD preset {name!r}; choose from {', '.join(PRESETS)}")
+        return replace(cls(), **{**PRESETS[name], **overrides})
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "khazad-dum": {},
+    "half-cheetah": dict(
+        num_envs=16, episodes_per_task=2, policy_layers=(128, 128), state_embedding=64, latent_embedding=64,
+        policy_init="normc", policy_lr=7e-4, anneal_lr=False, ppo_epochs=2, ppo_minibatches=8, ppo_clip=0.1,
+        entropy_coef=0.01, gamma=0.97, latent_dim=5, normalize_latent=True, vae_updates=1, tbptt=50,
+        vae_subsample_elbos=50, vae_subsample_decodes=50, squash_actions=False,
+    ),
+    "humanoid": dict(
+        num_envs=32, episodes_per_task=2, policy_layers=(512, 256), state_embedding=0, latent_embedding=0,
+        policy_init="orthogonal", policy_lr=7e-4, anneal_lr=True, ppo_epochs=4, ppo_minibatches=2, ppo_clip=0.1,
+        entropy_coef=0.001, gamma=0.99, latent_dim=10, normalize_latent=False, vae_updates=10, tbptt=None,
+        vae_subsample_elbos=100, vae_subsample_decodes=100, squash_actions=True,
+    ),
+    "ant": dict(
+        num_envs=8, episodes_per_task=2, policy_layers=(128, 128), state_embedding=64, latent_embedding=64,
+        policy_init="orthogonal", policy_lr=1e-3, anneal_lr=True, ppo_epochs=2, ppo_minibatches=1, ppo_clip=0.05,
+        entropy_coef=0.01, gamma=0.97, latent_dim=10, normalize_latent=False, vae_updates=5, tbptt=None,
+        vae_subsample_elbos=None, vae_subsample_decodes=None, squash_actions=False,
+    ),
+}
+"""The columns of the VariBAD table of reference section 5 (App. D.1-D.2), as overrides of the defaults (which are
+the Khazad-Dum column). Settings shared by every column (Adam eps, value coefficient, GAE lambda 0.9, VAE learning
+rate, KL weight, encoder and decoder widths, VAE buffer and batch, 5000 precollected frames) are the defaults.
+
+The authors ran 16 processes for every MuJoCo environment, with ``policy_num_steps`` 400 (HalfCheetah: one 2 x 200
+step task per process per update), 800 (Humanoid: two tasks per process) and 200 (Ant: half a task per process).
+Here an iteration runs whole tasks, so ``num_envs`` keeps the number of frames per PPO update instead: 16 tasks
+(6400 frames) for HalfCheetah, 32 (12 800) for Humanoid and 8 (3200) for Ant. Ant-Mass subsamples 100 ELBO terms
+and 100 decodes, unlike the other Ant tasks (the experiment sets that)."""
 
 
 def _check_int(config, name: str, low: int) -> None:

@@ -40,12 +40,17 @@ def fast_tanh(x: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
 
 
-def _init_linear(layer: nn.Linear, generator: torch.Generator, gain: float = 1.0, normc: bool = False) -> nn.Linear:
+def _init_linear(layer: nn.Linear, generator: torch.Generator, gain: float = 1.0, normc: bool = False,
+                 orthogonal: bool = False) -> nn.Linear:
     """Initialise ``layer`` in place: ``normc`` (every unit's incoming weights a Gaussian vector rescaled to norm
-    ``gain``; the authors' policy init for Khazad-Dum) or PyTorch's default uniform bound ``1/sqrt(fan_in)``
-    drawn from ``generator``; biases zero for ``normc``."""
+    ``gain``; the authors' policy init for Khazad-Dum and HalfCheetah), ``orthogonal`` (a random orthogonal matrix
+    times ``gain``; Humanoid and Ant) or PyTorch's default uniform bound ``1/sqrt(fan_in)``, all drawn from
+    ``generator``; biases zero for ``normc`` and ``orthogonal``."""
     with torch.no_grad():
-        if normc:
+        if orthogonal:
+            nn.init.orthogonal_(layer.weight, gain=gain, generator=generator)
+            layer.bias.zero_()
+        elif normc:
             layer.weight.normal_(0.0, 1.0, generator=generator)
             layer.weight.mul_(gain / layer.weight.square().sum(dim=1, keepdim=True).sqrt())
             layer.bias.zero_()
@@ -223,9 +228,9 @@ class ActorCritic(nn.Module):
 
     Inputs: the observation and the posterior's ``(mean, log-variance)``, each through a ``Linear+tanh``
     embedding (width 0: no embedding), concatenated; then separate tanh towers for the actor and the critic.
-    Initialisation as the authors': the towers ``normc`` with tanh's gain 5/3, the embeddings and the value head
-    PyTorch's default, the discrete action head orthogonal with gain 0.01 (a near-uniform initial policy), the
-    Gaussian mean head ``normc`` with gain 1.
+    Initialisation as the authors': the towers ``normc`` (``init="normc"``) or orthogonal (``init="orthogonal"``)
+    with tanh's gain 5/3, the embeddings and the value head PyTorch's default, the discrete action head orthogonal
+    with gain 0.01 (a near-uniform initial policy), the Gaussian mean head ``normc`` with gain 1 (whatever ``init``).
 
     Discrete actions (``n_actions``): a categorical distribution over logits. Continuous actions
     (``action_dim``): a Gaussian with a state-independent learned log-std starting at ``log(init_std)``.
@@ -233,17 +238,20 @@ class ActorCritic(nn.Module):
 
     def __init__(self, obs_dim: int, latent_in: int, layers: Sequence[int], state_embedding: int,
                  latent_embedding: int, generator: torch.Generator, n_actions: int | None = None,
-                 action_dim: int | None = None, init_std: float = 1.0):
+                 action_dim: int | None = None, init_std: float = 1.0, init: str = "normc"):
         super().__init__()
         if (n_actions is None) == (action_dim is None):
             raise ValueError("give exactly one of n_actions (discrete) and action_dim (continuous)")
+        if init not in ("normc", "orthogonal"):
+            raise ValueError(f"init must be 'normc' or 'orthogonal', got {init!r}")
+        tower = {init: True}
         gain = nn.init.calculate_gain("tanh")
         self.obs_dim, self.latent_in = obs_dim, latent_in
         self.embed_state = _linear(obs_dim, state_embedding, generator) if state_embedding else None
         self.embed_latent = _linear(latent_in, latent_embedding, generator) if latent_embedding else None
         width = (state_embedding or obs_dim) + (latent_embedding or latent_in)
-        self.actor = _mlp(width, layers, generator, gain=gain, normc=True)
-        self.critic = _mlp(width, layers, generator, gain=gain, normc=True)
+        self.actor = _mlp(width, layers, generator, gain=gain, **tower)
+        self.critic = _mlp(width, layers, generator, gain=gain, **tower)
         self.value_head = _linear(layers[-1], 1, generator)
         self.discrete = n_actions is not None
         if self.discrete:

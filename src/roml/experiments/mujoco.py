@@ -1,0 +1,223 @@
+"""The twelve MuJoCo experiments with VariBAD: Section 6.2 and App. D.2 of the paper (Tables 1-3, Fig. 4d, 9, 11, 12).
+
+=====================  ==================  =========================================================
+experiment             environment         paper frames (reference section 5)
+=====================  ==================  =========================================================
+half-cheetah-vel       HalfCheetahVel      3e7
+half-cheetah-mass      HalfCheetahMass     3e7
+half-cheetah-body      HalfCheetahBody     6e7
+half-cheetah-10d-a/b/c HalfCheetah10D-a/b/c 8e7
+humanoid-vel           HumanoidVel         3e7
+humanoid-mass          HumanoidMass        3e7
+humanoid-body          HumanoidBody        6e7
+ant-goal               AntGoal             1e8
+ant-mass               AntMass             1e8
+ant-body               AntBody             7e7
+=====================  ==================  =========================================================
+
+Methods, all with VariBAD's hyper-parameters of the robot (:data:`roml.algos.varibad.PRESETS`) unchanged:
+
+=========  ==========================================================================================
+varibad    the risk-neutral baseline: tasks from the original distribution, every task trained on
+cvar-ml    CVaR-ML (Algorithm 1), alpha = 0.05: only the worst task of each iteration is trained on
+roml       RoML (Algorithm 2), alpha = 0.05, the environment's ``BetaBox`` / ``LogBetaBox`` / ``PolarDisc`` family
+           (phi0 = 0.5 per coordinate), beta 0.2, nu 0.2, soft update 0.5, a CEM update every 128 tasks (512 for
+           the 10-D tasks), as the authors' samplers (reference section 2)
+naive      the fixed-pool sampler of App. D.4 (the 5 hardest of the first 100 tasks)
+=========  ==========================================================================================
+
+A task is a BAMDP of 2 episodes of 200 steps (:class:`roml.envs.mujoco.MujocoTaskVecEnv`); its score is the mean of
+its two episode returns. Validation: every ``eval_every`` iterations the deterministic policy runs ``n_valid_tasks``
+fixed tasks (about every 320k frames, 64 tasks; the authors ran 32 every 25 iterations). Test: ``n_test_tasks``
+(1000) tasks drawn once from the original distribution with ``test_seed`` (the same tasks and start states for every
+method and training seed), deterministic actions; per run the mean and CVaR_0.05 of the task return, and of each
+episode's return. The final model is tested (the authors' notebooks picked the best validation model per method:
+best mean for VariBAD, best CVaR for RoML and CVaR-ML; we do not select on validation).
+
+Humanoid keeps 2 500 trajectories in its VAE buffer instead of the authors' 10 000: each holds 400 steps of a
+349-float observation, and 10 000 of them (5.6 GB, copied twice by every checkpoint) do not fit next to a second run
+in 23 GB of memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from roml.algos.varibad.config import PRESETS
+from roml.envs.mujoco.catalog import ENVIRONMENTS, EPISODE_LENGTH, task_family
+from roml.experiments.base import Metric
+from roml.experiments.registry import mujoco_experiment_name
+from roml.experiments.results import RunDir
+from roml.experiments.varibad import VariBADExperiment, VariBADRunConfig, return_metrics, test_table
+from roml.tasks import PolarDisc, TaskFamily
+
+__all__ = ["EXPERIMENTS", "PAPER_FRAMES", "MujocoConfig", "MujocoExperiment"]
+
+_HC = PRESETS["half-cheetah"]
+
+
+@dataclass(frozen=True)
+class MujocoConfig(VariBADRunConfig):
+    """One MuJoCo run. The defaults are the HalfCheetah settings (reference section 5, HC column; App. D.2); each
+    experiment's presets replace them with its robot's column (:data:`roml.algos.varibad.PRESETS`) and its frames."""
+
+    episode_length: ClassVar[int] = EPISODE_LENGTH
+    frames: int = 30_000_000
+    """Environment frames of training (the authors' num_frames)."""
+    num_envs: int = _HC["num_envs"]
+    """Tasks per iteration, one per environment (see :data:`roml.algos.varibad.PRESETS` for the choice per robot)."""
+    episodes_per_task: int = _HC["episodes_per_task"]
+    """Episodes of a task (K = 2)."""
+    policy_layers: tuple[int, ...] = _HC["policy_layers"]
+    """Hidden layers of the actor and of the critic."""
+    state_embedding: int = _HC["state_embedding"]
+    """Width of the policy's state embedding (0: none)."""
+    latent_embedding: int = _HC["latent_embedding"]
+    """Width of the policy's latent embedding (0: none)."""
+    policy_init: str = _HC["policy_init"]
+    """Initialisation of the policy's towers: normc or orthogonal."""
+    policy_lr: float = _HC["policy_lr"]
+    """Adam learning rate of the policy."""
+    anneal_lr: bool = _HC["anneal_lr"]
+    """Anneal the policy's learning rate linearly to 0 over the run."""
+    ppo_epochs: int = _HC["ppo_epochs"]
+    """PPO epochs per update."""
+    ppo_minibatches: int = _HC["ppo_minibatches"]
+    """PPO minibatches per epoch."""
+    ppo_clip: float = _HC["ppo_clip"]
+    """PPO's ratio (and value) clip."""
+    entropy_coef: float = _HC["entropy_coef"]
+    """PPO's entropy bonus."""
+    gamma: float = _HC["gamma"]
+    """Discount factor."""
+    latent_dim: int = _HC["latent_dim"]
+    """Dimension of VariBAD's task embedding."""
+    normalize_latent: bool = _HC["normalize_latent"]
+    """Standardise the policy's latent input."""
+    vae_updates: int = _HC["vae_updates"]
+    """VAE updates per iteration."""
+    tbptt: int | None = _HC["tbptt"]
+    """Truncated back-propagation through the encoder every this many steps (None: the whole BAMDP)."""
+    vae_subsample_elbos: int | None = _HC["vae_subsample_elbos"]
+    """ELBO terms drawn per trajectory (None: all)."""
+    vae_subsample_decodes: int | None = _HC["vae_subsample_decodes"]
+    """Transitions decoded per ELBO term (None: all)."""
+    squash_actions: bool = _HC["squash_actions"]
+    """tanh-squash the actions into the bounds (Humanoid) instead of clipping them."""
+    nu: float = 0.2
+    """RoML: fraction of every CEM batch drawn from the original distribution (App. D.2)."""
+    cem_batch_size: int = 128
+    """RoML: tasks per CEM update (the authors': 128; 512 for the 10-D tasks)."""
+    n_valid_tasks: int = 64
+    """Fixed validation tasks, run every ``eval_every`` iterations."""
+    eval_every: int = 50
+    """Iterations between validations."""
+    checkpoint_every: int = 50
+    """Iterations between checkpoints."""
+
+
+EVAL_CHUNK = 250
+"""Evaluation runs its fixed tasks on vector envs of at most this many environments (bounded memory)."""
+
+_ROBOTS: dict[str, dict[str, Any]] = {  # per robot: VariBAD's column, then how often to validate and checkpoint
+    "HalfCheetah": {**PRESETS["half-cheetah"], "eval_every": 50, "checkpoint_every": 50},
+    "Humanoid": {**PRESETS["humanoid"], "eval_every": 25, "checkpoint_every": 25, "vae_buffer_size": 2500},
+    "Ant": {**PRESETS["ant"], "eval_every": 100, "checkpoint_every": 100},
+}
+
+PAPER_FRAMES: dict[str, float] = {
+    "HalfCheetahVel": 3e7, "HalfCheetahMass": 3e7, "HalfCheetahBody": 6e7,
+    "HalfCheetah10D-a": 8e7, "HalfCheetah10D-b": 8e7, "HalfCheetah10D-c": 8e7,
+    "HumanoidVel": 3e7, "HumanoidMass": 3e7, "HumanoidBody": 6e7,
+    "AntGoal": 1e8, "AntMass": 1e8, "AntBody": 7e7,
+}
+"""The authors' num_frames per environment (reference section 5)."""
+
+_OWN: dict[str, dict[str, Any]] = {  # settings that differ from the robot's column
+    **{f"HalfCheetah10D-{key}": {"cem_batch_size": 512} for key in "abc"},
+    "AntMass": {"vae_subsample_elbos": 100, "vae_subsample_decodes": 100},
+}
+
+EXPERIMENTS: dict[str, str] = {mujoco_experiment_name(env): env for env in ENVIRONMENTS}
+"""Experiment name -> environment name."""
+
+SMOKE = dict(num_envs=4, precollect_frames=800, vae_buffer_size=16, vae_subsample_elbos=20, vae_subsample_decodes=20,
+             cem_batch_size=8, pool_size=8, n_valid_tasks=4, eval_every=3, n_test_tasks=20, checkpoint_every=2)
+"""Smoke scale (seconds; the tests): 3 iterations of 4 tasks (2 tasks for Humanoid), a tiny VAE buffer, 20 ELBO
+terms x 20 decodes (Ant's paper setting decodes all 400 x 401), one validation on 4 tasks, 20 test tasks (8 for the
+slower Humanoid and Ant)."""
+
+QUICK_FRAMES = 3_000_000
+"""Quick scale: training frames (a tenth of HalfCheetah's 3e7); the rest as the paper."""
+
+
+class MujocoExperiment(VariBADExperiment):
+    """One of the twelve MuJoCo experiments (see the module docstring), by experiment name."""
+
+    config_class = MujocoConfig
+    table_metrics = (
+        Metric("mean_return", "Mean return", higher_is_better=True),
+        Metric("cvar_return", "CVaR_0.05 return", higher_is_better=True),
+    )
+    curve_xlabel = "episode of the task"
+    phi0_line = 0.5
+    report_figures = {"task_ranges": "roml.figures:returns_by_task_range"}
+
+    def __init__(self, name: str):
+        if name not in EXPERIMENTS:
+            raise ValueError(f"unknown MuJoCo experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
+        self.name = name
+        self.env_name = env_name = EXPERIMENTS[name]
+        self.robot = next(robot for robot in _ROBOTS if env_name.startswith(robot))
+        self.description = f"{env_name} with VariBAD (Section 6.2, App. D.2)"
+        paper = {**_ROBOTS[self.robot], **_OWN.get(env_name, {}), "frames": int(PAPER_FRAMES[env_name])}
+        smoke = {**SMOKE, **({"num_envs": 2} if self.robot == "Humanoid" else {}),
+                 **({"n_test_tasks": 8} if self.robot != "HalfCheetah" else {})}
+        self.presets = {
+            "smoke": {**paper, **smoke, "frames": 3 * smoke["num_envs"] * 2 * EPISODE_LENGTH},
+            "quick": {**paper, "frames": QUICK_FRAMES},
+            "paper": paper,
+        }
+
+    def task_family(self) -> TaskFamily:
+        return task_family(self.env_name)
+
+    @property
+    def phi_names(self) -> tuple[str, ...]:
+        family = self.task_family()
+        return ("radius", "angle") if isinstance(family, PolarDisc) else family.names
+
+    def make_env(self, num_envs: int):
+        from roml.envs.mujoco.vector import MujocoTaskVecEnv
+
+        return MujocoTaskVecEnv(self.env_name, num_envs)
+
+    def _run_fixed(self, agent, tasks: np.ndarray, seed: int) -> np.ndarray:
+        """The deterministic policy's episode returns ``(n, K)`` on ``tasks``: chunks of at most
+        :data:`EVAL_CHUNK` tasks, chunk ``c``'s environment reset with ``SeedSequence([seed, c])``."""
+        returns = []
+        for chunk, first in enumerate(range(0, len(tasks), EVAL_CHUNK)):
+            part = tasks[first:first + EVAL_CHUNK]
+            env = self.make_env(len(part))
+            env.reset(seed=int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0]))
+            returns.append(agent.collect(env, part, deterministic=True).episode_returns)
+            env.close()
+        return np.concatenate(returns)
+
+    def evaluate(self, agent, tasks: np.ndarray, seed: int) -> np.ndarray:
+        return self._run_fixed(agent, tasks, seed).mean(axis=1)
+
+    def train_extras(self, batch) -> dict[str, float]:
+        family = self.task_family()
+        means = family.to_unit(batch.tasks).mean(axis=0)  # where the batch sits in each coordinate, 0.5 = phi0's
+        return {f"train_mean_u_{name}": float(m) for name, m in zip(self.phi_names, means)}
+
+    def test(self, config: MujocoConfig, agent, run_dir: RunDir) -> dict:
+        tasks = self.evaluation_tasks(config.n_test_tasks, config.test_seed)
+        episode_returns = self._run_fixed(agent, tasks, config.test_seed)
+        names = self.task_family().names
+        run_dir.write_csv(run_dir.test_file, test_table(dict(zip(names, tasks.T)), episode_returns))
+        return run_dir.write_summary(config, config.n_test_tasks, return_metrics(episode_returns, config.alpha))

@@ -1,0 +1,235 @@
+"""What every VariBAD experiment shares: the run configuration's common fields and the training loop.
+
+One iteration of :meth:`VariBADExperiment.run` (Section 4-5 of the paper; Definition 2: the meta-algorithm only
+picks the tasks and their training weights):
+
+1. ``batch = sampler.sample(num_envs)``: one task per environment of the vector env;
+2. :meth:`roml.algos.varibad.VariBAD.collect` runs one BAMDP (``episodes_per_task`` episodes) per environment;
+3. the sampler observes each task's score (the mean of its episode returns) and returns the training weights;
+4. :meth:`roml.algos.varibad.VariBAD.update` trains PPO (weighted) and the VAE.
+
+Every ``eval_every`` iterations (and at the end) the deterministic policy runs ``n_valid_tasks`` fixed tasks (the
+``valid_*`` columns of ``progress.csv``); checkpoints hold the agent, the sampler, the environment's generator and
+the log rows, so a killed run resumes bit-identically. After training, the experiment's own :meth:`test` writes
+``test.csv`` and ``summary.json``.
+
+An experiment subclass says which environment and task family it uses (:meth:`task_family`, :meth:`make_env`,
+:meth:`env_tasks`), how it evaluates fixed tasks (:meth:`evaluate`), what it adds to a progress row
+(:meth:`train_extras`) and how it tests. :mod:`roml.experiments.khazad_dum` and :mod:`roml.experiments.mujoco` are
+the two.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from roml.experiments.base import Experiment
+from roml.experiments.results import RunDir
+from roml.experiments.samplers import SamplerConfig, history_frame, make_sampler
+from roml.risk import cvar
+from roml.tasks import TaskFamily
+
+__all__ = ["VariBADExperiment", "VariBADRunConfig", "return_metrics", "test_table"]
+
+
+@dataclass(frozen=True)
+class VariBADRunConfig(SamplerConfig):
+    """The fields of every VariBAD run, with Khazad-Dum's values as defaults (as :class:`roml.algos.varibad.
+    VariBADConfig`'s); an experiment re-declares the fields whose values differ, and may add any other
+    ``VariBADConfig`` field (a field of this config sets the same-named VariBAD setting, the others keep their
+    defaults)."""
+
+    episode_length: ClassVar[int]
+    """Steps per episode of the experiment's environment (not a field: fixed by the environment)."""
+
+    frames: int = 5_000_000
+    """Environment frames of training."""
+    num_envs: int = 32
+    """Tasks per iteration, one per environment."""
+    episodes_per_task: int = 4
+    """Episodes of a task (the BAMDP); the belief carries across them."""
+    policy_lr: float = 7e-4
+    """Adam learning rate of the policy."""
+    entropy_coef: float = 0.05
+    """PPO's entropy bonus."""
+    gamma: float = 0.999
+    """Discount factor."""
+    tail_masking: str = "loss"
+    """How CVaR-ML's non-tail tasks leave PPO: ``"loss"`` (ours) or ``"advantages"`` (the authors' ``bad_masks``;
+    see :class:`roml.algos.varibad.VariBADConfig`)."""
+    latent_dim: int = 5
+    """Dimension of VariBAD's task embedding."""
+    vae_buffer_size: int = 10_000
+    """Trajectories kept for the VAE."""
+    precollect_frames: int = 5000
+    """Frames collected before the first update."""
+    n_valid_tasks: int = 1000
+    """Fixed validation tasks, run every ``eval_every`` iterations."""
+    eval_every: int = 50
+    """Iterations between validations (the authors' eval_interval)."""
+    n_test_tasks: int = 1000
+    """Fixed test tasks, drawn once from the original distribution."""
+    test_seed: int = 2
+    """Seed of the test tasks and of the test episodes' randomness (independent of the training seed); the
+    validation tasks use ``test_seed + 1``."""
+    checkpoint_every: int = 100
+    """Iterations between checkpoints."""
+
+    def __post_init__(self):
+        self.varibad_config()  # a bad VariBAD setting fails here, before any run folder is made
+
+    def varibad_config(self):
+        """The :class:`roml.algos.varibad.VariBADConfig` of this run (its same-named fields, and
+        ``total_iterations``)."""
+        from roml.algos.varibad import VariBADConfig
+
+        return VariBADConfig.from_fields(self)
+
+    @property
+    def total_iterations(self) -> int:
+        """The run's number of iterations (what ``anneal_lr`` anneals over)."""
+        return self.iterations
+
+    @property
+    def frames_per_iteration(self) -> int:
+        return self.num_envs * self.episodes_per_task * self.episode_length
+
+    @property
+    def iterations(self) -> int:
+        return math.ceil(self.frames / self.frames_per_iteration)
+
+
+class VariBADExperiment(Experiment):
+    """An experiment that trains VariBAD under a task sampler (see the module docstring)."""
+
+    methods = ("varibad", "cvar-ml", "roml", "naive")
+    score_label = "task return"
+
+    # ---- what a subclass provides
+    @abstractmethod
+    def task_family(self) -> TaskFamily:
+        """The task family; its ``phi0`` is the original task distribution."""
+
+    @property
+    def phi_names(self) -> tuple[str, ...]:
+        """Names of the entries of the family's ``phi`` (the ``phi_*`` columns of ``sampler.csv``)."""
+        return self.task_family().names
+
+    @abstractmethod
+    def make_env(self, num_envs: int):
+        """A vector env of ``num_envs`` environments (unseeded; the loop seeds it with ``reset(seed=...)``)."""
+
+    def env_tasks(self, tasks: np.ndarray) -> np.ndarray:
+        """The sampler's ``(n, d)`` tasks as the environment's ``set_tasks`` takes them."""
+        return tasks
+
+    def evaluation_tasks(self, n: int, seed: int) -> np.ndarray:
+        """``n`` tasks ``(n, d)`` from the original distribution, drawn with ``seed`` alone."""
+        family = self.task_family()
+        return family.sample(family.phi0, n, np.random.default_rng(seed))
+
+    @abstractmethod
+    def evaluate(self, agent, tasks: np.ndarray, seed: int) -> np.ndarray:
+        """The deterministic policy's task scores ``(n,)`` on fixed ``tasks`` (``(n, d)``), randomness from
+        ``seed``."""
+
+    def train_extras(self, batch) -> dict[str, float]:
+        """Extra columns of an iteration's progress row, after the train mean and CVaR."""
+        return {}
+
+    @abstractmethod
+    def test(self, config, agent, run_dir: RunDir) -> dict:
+        """Test the trained agent; write ``test.csv`` (and any other files) and ``summary.json``; return the
+        summary."""
+
+    # ---- the loop
+    def run(self, config: VariBADRunConfig, run_dir: RunDir, progress) -> dict:
+        from roml.algos.varibad import VariBAD
+
+        sampler_seed, env_seed, agent_seed = np.random.SeedSequence(config.seed).spawn(3)
+        family = self.task_family()
+        sampler = make_sampler(config, family, sampler_seed, baseline="varibad")
+        env = self.make_env(config.num_envs)
+        env.reset(seed=int(env_seed.generate_state(1)[0]))
+        agent = VariBAD.for_env(env, config.varibad_config(), agent_seed)
+        valid_tasks = self.evaluation_tasks(config.n_valid_tasks, config.test_seed + 1)
+        rows: list[dict[str, Any]] = []
+        start, elapsed = 0, 0.0
+        state = run_dir.load_checkpoint()
+        if state is not None:
+            agent.load_state_dict(state["agent"])
+            sampler.load_state_dict(state["sampler"])
+            env.np_random.bit_generator.state = state["env_rng"]
+            rows, start, elapsed = state["progress"], state["iteration"], state["elapsed"]
+
+        def checkpoint(iteration: int, elapsed: float, final: bool) -> None:
+            run_dir.save_progress(rows, history_frame(sampler.history, self.phi_names), {
+                "iteration": iteration,
+                "elapsed": elapsed,
+                "agent": agent.state_dict(include_buffer=not final),  # a finished run needs no VAE buffer
+                "sampler": sampler.state_dict(),
+                "env_rng": env.np_random.bit_generator.state,
+                "progress": rows,
+            })
+
+        clock = time.perf_counter()
+        total = config.iterations
+        progress(start * config.frames_per_iteration, total * config.frames_per_iteration)
+        for iteration in range(start, total):
+            batch = sampler.sample(config.num_envs)
+            rollout = agent.collect(env, self.env_tasks(batch.tasks))
+            scores = rollout.task_scores
+            weights = sampler.observe(batch, scores)
+            stats = agent.update(rollout, weights)
+            now = time.perf_counter()
+            frames = (iteration + 1) * config.frames_per_iteration
+            row = {
+                "iteration": iteration + 1,
+                "frames": frames,
+                "wall_time": elapsed + now - clock,
+                "steps_per_s": (iteration + 1 - start) * config.frames_per_iteration / max(now - clock, 1e-9),
+                "train_mean_return": float(scores.mean()),
+                "train_cvar_return": cvar(scores, config.alpha),
+                **self.train_extras(batch),
+                **{k: v for k, v in stats.items() if k != "trained_tasks"},
+            }
+            if (iteration + 1) % config.eval_every == 0 or iteration + 1 == total:
+                valid = self.evaluate(agent, valid_tasks, config.test_seed + 1)
+                row["valid_mean_return"] = float(valid.mean())
+                row["valid_cvar_return"] = cvar(valid, config.alpha)
+            rows.append(row)
+            progress(frames, total * config.frames_per_iteration)
+            if (iteration + 1) % config.checkpoint_every == 0 or iteration + 1 == total:
+                checkpoint(iteration + 1, elapsed + time.perf_counter() - clock, final=iteration + 1 == total)
+        return self.test(config, agent, run_dir)
+
+
+def test_table(tasks: dict[str, np.ndarray], episode_returns: np.ndarray) -> pd.DataFrame:
+    """``test.csv``'s leading columns: the task parameters (``tasks``: column name -> ``(n,)`` values), the return
+    of every episode (``return_0``, ...; ``episode_returns`` is ``(n, K)``) and the task return (their mean, the
+    paper's R(Lambda))."""
+    table = pd.DataFrame(tasks)
+    for episode in range(episode_returns.shape[1]):
+        table[f"return_{episode}"] = episode_returns[:, episode]
+    table["task_return"] = episode_returns.mean(axis=1)
+    return table
+
+
+def return_metrics(episode_returns: np.ndarray, alpha: float) -> dict[str, float]:
+    """The test metrics of ``(n, K)`` episode returns: the mean and CVaR_alpha over tasks of the task return, and
+    per episode index ``k = 1..K`` the mean and CVaR of the k-th episode's return (``mean_return@k``,
+    ``cvar_return@k``: how fast the agent adapts)."""
+    scores = episode_returns.mean(axis=1)
+    metrics = {"mean_return": float(scores.mean()), "cvar_return": cvar(scores, alpha)}
+    for episode in range(episode_returns.shape[1]):
+        returns = episode_returns[:, episode]
+        metrics[f"mean_return@{episode + 1}"] = float(returns.mean())
+        metrics[f"cvar_return@{episode + 1}"] = cvar(returns, alpha)
+    return metrics

@@ -1,0 +1,127 @@
+"""The MuJoCo experiments with VariBAD at smoke scale: the CLI reproduction and report of half-cheetah-mass, one
+run per robot family, resume after an interruption, and the experiments' settings."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from roml.algos.varibad.config import PRESETS
+from roml.cli import main
+from roml.experiments.registry import experiment_names, get_experiment
+from roml.experiments.results import RunDir
+from roml.experiments.runner import train
+from roml.figures import _range_labels
+from roml.tasks import LogBetaBox, PolarDisc
+
+MUJOCO = ("half-cheetah-vel", "half-cheetah-mass", "half-cheetah-body", "half-cheetah-10d-a", "half-cheetah-10d-b",
+          "half-cheetah-10d-c", "humanoid-vel", "humanoid-mass", "humanoid-body", "ant-goal", "ant-mass", "ant-body")
+
+
+def check_run(run: RunDir, n_test: int, columns: tuple[str, ...]) -> dict:
+    summary = run.read_summary()
+    metrics = summary["metrics"]
+    assert summary["n_test_tasks"] == n_test and summary["alpha"] == 0.05
+    assert metrics["cvar_return"] <= metrics["mean_return"]
+    test = pd.read_csv(run.test_file)
+    assert list(test.columns) == [*columns, "return_0", "return_1", "task_return"] and len(test) == n_test
+    np.testing.assert_allclose((test["return_0"] + test["return_1"]) / 2, test["task_return"], rtol=1e-12)
+    np.testing.assert_allclose(test["task_return"].mean(), metrics["mean_return"], rtol=1e-12)
+    return metrics
+
+
+def test_smoke_reproduction_and_report_through_the_cli(tmp_path):
+    out = tmp_path / "runs"
+    args = ["reproduce", "half-cheetah-mass", "--scale", "smoke", "--seeds", "1", "--out", str(out), "--workers", "2"]
+    assert main([*args, "--no-progress"]) == 0
+    for method in get_experiment("half-cheetah-mass").methods:
+        run = RunDir(out, "half-cheetah-mass", method, 0)
+        check_run(run, 20, ("mass",))
+        progress = pd.read_csv(run.progress_file)
+        assert list(progress["frames"]) == [1600, 3200, 4800] and progress["valid_cvar_return"].notna().sum() == 1
+        assert progress["policy_loss"].notna().all()  # 800 precollected frames: every iteration trains
+    roml = RunDir(out, "half-cheetah-mass", "roml", 0)
+    sampler = pd.read_csv(roml.sampler_file)
+    assert len(sampler) == 12 // 8 and sampler["phi_mass"].between(0.02, 0.98).all()
+    assert main(["report", str(out)]) == 0
+    table = (out / "table.md").read_text()
+    assert "CVaR_0.05 return" in table and "| roml |" in table
+    for figure in ("test_curves", "sampler", "training", "task_ranges"):
+        assert (out / f"half-cheetah-mass_{figure}.png").stat().st_size > 10_000, figure
+
+
+@pytest.mark.parametrize("experiment, method, columns", [
+    ("humanoid-vel", "cvar-ml", ("velocity",)),
+    ("ant-goal", "roml", ("goal_x", "goal_y")),
+])
+def test_one_smoke_run_per_robot(tmp_path, experiment, method, columns):
+    train(experiment, method, 0, "smoke", tmp_path, progress=False)
+    run = RunDir(tmp_path, experiment, method, 0)
+    check_run(run, 8, columns)
+    config = json.loads(run.config_file.read_text())
+    robot = "humanoid" if experiment.startswith("humanoid") else "ant"
+    assert config["squash_actions"] == PRESETS[robot]["squash_actions"]
+    assert config["policy_init"] == "orthogonal" and config["anneal_lr"]
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
+    experiment = get_experiment("half-cheetah-10d-b")
+    config = experiment.config("roml", 3, "smoke", {"cem_batch_size": 4})
+    reference = train("half-cheetah-10d-b", "roml", 3, "smoke", tmp_path / "reference", progress=False,
+                      overrides={"cem_batch_size": 4})
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_in_the_last_iteration(done, total):
+        if done >= 3 * config.frames_per_iteration:  # after iteration 3 (the last), before its checkpoint
+            assert run.checkpoint_file.exists()  # written after iteration 2
+            raise Interrupt
+
+    run = RunDir(tmp_path / "interrupted", "half-cheetah-10d-b", "roml", 3)
+    run.prepare(config.to_dict())
+    with pytest.raises(Interrupt):
+        experiment.run(config, run, stop_in_the_last_iteration)
+    assert run.checkpoint_file.exists() and not run.is_finished()
+    resumed = experiment.run(config, run, lambda done, total: None)
+    assert resumed == reference
+    reference_run = RunDir(tmp_path / "reference", "half-cheetah-10d-b", "roml", 3)
+    for name in ("test.csv", "sampler.csv"):
+        assert (run.path / name).read_bytes() == (reference_run.path / name).read_bytes(), name
+    timing = ["wall_time", "steps_per_s"]
+    pd.testing.assert_frame_equal(pd.read_csv(run.progress_file).drop(columns=timing),
+                                  pd.read_csv(reference_run.progress_file).drop(columns=timing))
+    assert len(pd.read_csv(run.sampler_file)) == 3  # 12 tasks, a CEM update every 4
+
+
+def test_the_twelve_experiments_carry_their_robots_settings():
+    assert [name for name in experiment_names() if name not in ("sine", "khazad-dum")] == list(MUJOCO)
+    frames = {"half-cheetah-vel": 3e7, "half-cheetah-body": 6e7, "half-cheetah-10d-c": 8e7, "humanoid-mass": 3e7,
+              "humanoid-body": 6e7, "ant-goal": 1e8, "ant-body": 7e7}
+    for name, expected in frames.items():
+        assert get_experiment(name).config("varibad", 0, "paper").frames == expected, name
+    hc = get_experiment("half-cheetah-mass").config("roml", 0, "paper")
+    assert (hc.alpha, hc.beta, hc.nu, hc.soft_update, hc.cem_batch_size) == (0.05, 0.2, 0.2, 0.5, 128)
+    assert (hc.num_envs, hc.frames_per_iteration, hc.iterations, hc.n_test_tasks) == (16, 6400, 4688, 1000)
+    assert get_experiment("half-cheetah-10d-a").config("roml", 0, "paper").cem_batch_size == 512
+    humanoid = get_experiment("humanoid-body").config("roml", 0, "quick")
+    assert (humanoid.policy_layers, humanoid.squash_actions, humanoid.frames_per_iteration) == ((512, 256), True, 12800)
+    assert humanoid.varibad_config().total_iterations == humanoid.iterations  # what the learning rate anneals over
+    ant = get_experiment("ant-mass").config("varibad", 0, "paper")
+    assert (ant.num_envs, ant.ppo_clip, ant.vae_subsample_elbos, ant.tbptt) == (8, 0.05, 100, None)
+    assert get_experiment("ant-body").config("varibad", 0, "paper").vae_subsample_decodes is None
+    assert get_experiment("ant-goal").phi_names == ("radius", "angle")
+    with pytest.raises(ValueError, match="cannot override"):
+        get_experiment("ant-goal").config("roml", 0, "smoke", {"bogus": 1})
+    with pytest.raises(ValueError, match="ppo_clip"):
+        get_experiment("ant-goal").config("roml", 0, "smoke", {"ppo_clip": -1.0})
+
+
+def test_task_ranges_are_labelled_in_task_units():
+    mass = LogBetaBox(-1.0, 1.0, ("mass",))
+    name, labels = _range_labels(mass, 0, np.linspace(0, 1, 5))
+    assert name == "mass" and labels == ["0.5-0.707", "0.707-1", "1-1.41", "1.41-2"]
+    disc = PolarDisc(5.0, ("goal_x", "goal_y"))
+    assert _range_labels(disc, 0, np.array([0.0, 0.25, 1.0])) == ("goal radius", ["0-2.5", "2.5-5"])
+    assert _range_labels(disc, 1, np.array([0.0, 0.5, 1.0])) == ("goal angle (degrees)", ["0-180", "180-360"])

@@ -1,0 +1,131 @@
+"""VariBAD on continuous actions (the MuJoCo task environments): clipped and squashed actions, the presets of the
+reference table, orthogonal initialisation, learning-rate annealing."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from roml.algos.varibad import VariBAD, VariBADConfig
+from roml.algos.varibad.config import PRESETS
+from roml.algos.varibad.networks import ActorCritic
+from roml.envs.mujoco import MujocoTaskVecEnv
+
+TINY = dict(num_envs=3, precollect_frames=0, vae_buffer_size=8, vae_batch_size=3, vae_updates=1,
+            vae_subsample_elbos=10, vae_subsample_decodes=10, total_iterations=4)
+
+
+def agent_on(env_name, preset, seed=0, **overrides):
+    config = VariBADConfig.preset(preset, **{**TINY, **overrides})
+    env = MujocoTaskVecEnv(env_name, config.num_envs)
+    env.reset(seed=seed)
+    return VariBAD.for_env(env, config, seed), env
+
+
+def replay_rewards(env_name, tasks, seed, executed):
+    """The rewards of replaying the executed actions ``(T, N, A)`` on a fresh env seeded like the agent's."""
+    env = MujocoTaskVecEnv(env_name, len(tasks))
+    env.reset(seed=seed)
+    env.set_tasks(tasks)
+    rewards = []
+    for episode in range(2):
+        env.reset()
+        for t in range(200):
+            _, reward, *_ = env.step(executed[200 * episode + t].numpy())
+            rewards.append(reward)
+    return np.array(rewards)
+
+
+@pytest.mark.parametrize("env_name, preset, squash", [("HalfCheetahMass", "half-cheetah", False),
+                                                      ("HumanoidMass", "humanoid", True)])
+def test_the_environment_executes_the_clipped_or_squashed_sample_and_ppo_scores_the_raw_one(env_name, preset, squash):
+    agent, env = agent_on(env_name, preset, seed=4)
+    tasks = np.array([0.6, 1.0, 1.7])
+    rollout = agent.collect(env, tasks)
+    raw, executed = rollout.actions, rollout.action_inputs
+    high = float(env.single_action_space.high[0])
+    assert raw.abs().max() > 2 * high  # the Gaussian (std 1) often leaves the bounds
+    if squash:
+        torch.testing.assert_close(executed, high * torch.tanh(raw))
+    else:
+        torch.testing.assert_close(executed, raw.clamp(-high, high))
+    assert executed.abs().max() <= high
+    # the environment stepped exactly the executed actions: replaying them gives the same (float32) rewards
+    np.testing.assert_array_equal(replay_rewards(env_name, tasks, 4, executed).astype(np.float32), rollout.rewards.numpy())
+    # PPO's old log-probabilities are those of the raw draw under the Gaussian
+    obs, latent = agent._policy_inputs(rollout.obs, rollout.latent)
+    mean = agent.policy.action_params(agent.policy.features(obs, latent))
+    log_prob, _ = agent.policy.log_prob_entropy(mean, raw)
+    expected = torch.distributions.Normal(mean, agent.policy.log_std.exp()).log_prob(raw).sum(-1)
+    torch.testing.assert_close(log_prob, expected, rtol=1e-5, atol=1e-4)
+    deterministic = agent.collect(env, tasks, deterministic=True)  # the mean, clipped or squashed
+    assert deterministic.action_inputs.abs().max() <= high
+
+
+def test_continuous_training_steps_are_deterministic_and_change_the_policy():
+    def train(seed):
+        agent, env = agent_on("HalfCheetahVel", "ant", seed=seed)  # Ant's settings, on the faster cheetah
+        stats = [agent.update(agent.collect(env, np.array([1.0, 3.0, 6.0]))) for _ in range(2)]
+        return agent, stats
+
+    a, stats_a = train(1)
+    b, stats_b = train(1)
+    assert stats_a == stats_b and all(math.isfinite(v) for s in stats_a for v in s.values())
+    assert all(torch.equal(p, q) for p, q in zip(a.policy.parameters(), b.policy.parameters()))
+    fresh, _ = agent_on("HalfCheetahVel", "ant", seed=1)
+    assert any(not torch.equal(p, q) for p, q in zip(a.policy.parameters(), fresh.policy.parameters()))
+    assert not torch.equal(a.policy.log_std, fresh.policy.log_std)  # the Gaussian's std is learned
+
+
+def test_learning_rate_anneals_linearly_to_zero_over_the_run():
+    agent, env = agent_on("HalfCheetahVel", "ant", num_envs=2, total_iterations=4, anneal_lr=True)
+    lrs = []
+    for _ in range(4):
+        agent.update(agent.collect(env, np.array([1.0, 5.0])))
+        lrs.append(agent.policy_optimizer.lr)
+    np.testing.assert_allclose(lrs, [1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
+    constant, env = agent_on("HalfCheetahVel", "half-cheetah", num_envs=2)
+    constant.update(constant.collect(env, np.array([1.0, 5.0])))
+    assert constant.policy_optimizer.lr == 7e-4
+
+
+def test_orthogonal_towers():
+    policy = ActorCritic(20, 10, (64, 32), 0, 0, torch.Generator().manual_seed(0), action_dim=4, init="orthogonal")
+    gain = torch.nn.init.calculate_gain("tanh")
+    for tower in (policy.actor, policy.critic):
+        first, second = (layer.weight.detach() for layer in tower)
+        torch.testing.assert_close(first.T @ first, gain ** 2 * torch.eye(30), atol=1e-5, rtol=0)  # 64 x 30
+        torch.testing.assert_close(second @ second.T, gain ** 2 * torch.eye(32), atol=1e-5, rtol=0)  # 32 x 64
+        assert all(layer.bias.abs().max() == 0 for layer in tower)
+    with pytest.raises(ValueError, match="init"):
+        ActorCritic(20, 10, (8,), 0, 0, torch.Generator(), action_dim=4, init="xavier")
+
+
+def test_presets_are_the_reference_table():
+    hc, humanoid, ant = (VariBADConfig.preset(name, total_iterations=10) for name in ("half-cheetah", "humanoid", "ant"))
+    assert (hc.policy_layers, hc.state_embedding, hc.policy_init, hc.entropy_coef, hc.gamma, hc.latent_dim) == \
+        ((128, 128), 64, "normc", 0.01, 0.97, 5)
+    assert (hc.ppo_epochs, hc.ppo_minibatches, hc.ppo_clip, hc.tbptt, hc.anneal_lr) == (2, 8, 0.1, 50, False)
+    assert (humanoid.policy_layers, humanoid.state_embedding, humanoid.latent_embedding) == ((512, 256), 0, 0)
+    assert (humanoid.ppo_epochs, humanoid.ppo_minibatches, humanoid.entropy_coef, humanoid.gamma) == (4, 2, 1e-3, 0.99)
+    assert humanoid.squash_actions and humanoid.anneal_lr and not humanoid.normalize_latent
+    assert (humanoid.vae_updates, humanoid.tbptt, humanoid.vae_subsample_elbos) == (10, None, 100)
+    assert (ant.policy_lr, ant.ppo_minibatches, ant.ppo_clip, ant.vae_updates, ant.vae_subsample_decodes) == \
+        (1e-3, 1, 0.05, 5, None)
+    # frames per PPO update as the authors' 16 processes x policy_num_steps (400, 800, 200)
+    assert [PRESETS[n]["num_envs"] * 400 for n in ("half-cheetah", "humanoid", "ant")] == [16 * 400, 16 * 800, 16 * 200]
+    assert VariBADConfig.preset("khazad-dum") == VariBADConfig()
+    with pytest.raises(ValueError, match="unknown VariBAD preset"):
+        VariBADConfig.preset("walker")
+    with pytest.raises(ValueError, match="anneal_lr needs total_iterations"):
+        VariBADConfig.preset("humanoid")
+    with pytest.raises(ValueError, match="policy_init"):
+        VariBADConfig(policy_init="xavier")
+
+
+def test_unbounded_action_spaces_are_refused():
+    from gymnasium import spaces
+
+    with pytest.raises(ValueError, match="finite bounds"):
+        VariBAD(spaces.Box(-1, 1, (5,)), spaces.Box(-np.inf, np.inf, (2,)))
