@@ -111,6 +111,9 @@ def test_the_twelve_experiments_carry_their_robots_settings():
     ant = get_experiment("ant-mass").config("varibad", 0, "paper")
     assert (ant.num_envs, ant.ppo_clip, ant.vae_subsample_elbos, ant.tbptt) == (8, 0.05, 100, None)
     assert get_experiment("ant-body").config("varibad", 0, "paper").vae_subsample_decodes is None
+    quick = get_experiment("ant-body").config("varibad", 0, "quick")  # decoding all pairs is too slow on a CPU
+    assert (quick.frames, quick.vae_subsample_elbos, quick.vae_subsample_decodes) == (1_000_000, 100, 100)
+    assert get_experiment("half-cheetah-vel").config("varibad", 0, "quick").frames == 3_000_000
     assert get_experiment("ant-goal").phi_names == ("radius", "angle")
     with pytest.raises(ValueError, match="cannot override"):
         get_experiment("ant-goal").config("roml", 0, "smoke", {"bogus": 1})
