@@ -92,7 +92,7 @@ class KhazadDumExperiment(VariBADExperiment):
         "smoke": dict(frames=12 * 512, num_envs=8, episodes_per_task=2, precollect_frames=600, vae_buffer_size=64,
                       cem_batch_size=16, pool_size=16, n_valid_tasks=50, eval_every=4, n_test_tasks=100,
                       n_shown_tasks=2, checkpoint_every=5),
-        "quick": dict(frames=1_000_000, n_test_tasks=3000, eval_every=25),
+        "quick": dict(frames=2_000_000, n_test_tasks=3000, eval_every=25),
         "paper": {},
     }
     table_metrics = (
