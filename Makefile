@@ -31,6 +31,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_samplers.py
 	$(BIN)/python benchmarks/bench_maml.py
 	$(BIN)/python benchmarks/bench_varibad.py
+	$(BIN)/python benchmarks/bench_varibad_mujoco.py
 
 clean:
 	rm -rf $(VENV) $(OUT)
