@@ -339,23 +339,32 @@ def test_state_dict_resumes_bit_identically():
         assert torch.equal(p, q)
 
 
-def test_zero_weight_tasks_do_not_reach_the_policy_update():
-    # without reward normalisation (whose statistics see every task's rewards) nothing of a zero-weight task
-    # reaches the policy: changing its rewards leaves the update bit-identical
-    agent, env = small_agent(2, normalize_rewards=False)
+def _update_twice_with_one_trained_task(**overrides):
+    """Update once on a rollout in which only task 4 has a non-zero weight, and once more from the same state
+    with the other tasks' rewards changed; returns the agent (at that state), the rollout, the first update's
+    stats and the policy parameters after each update."""
+    agent, env = small_agent(2, normalize_rewards=False, **overrides)
     rollout = agent.collect(env, np.full(6, 0.1))
     weights = np.zeros(6)
     weights[4] = 1.0
     changed = rollout.rewards.clone()
     changed[:, [0, 1, 2, 3, 5]] += torch.randn(64, 5, generator=gen(7))
     state = agent.state_dict()
-    agent.update(rollout, weights)
-    expected = params(agent.policy)
+    stats = agent.update(rollout, weights)
+    first = params(agent.policy)
     agent.load_state_dict(state)
     agent.update(type(rollout)(**{**rollout.__dict__, "rewards": changed}), weights)
-    for p, q in zip(params(agent.policy), expected):
-        assert torch.equal(p, q)
+    second = params(agent.policy)
     agent.load_state_dict(state)
+    return agent, rollout, stats, first, second
+
+
+def test_zero_weight_tasks_do_not_reach_the_policy_update():
+    # without reward normalisation (whose statistics see every task's rewards) nothing of a zero-weight task
+    # reaches the policy: changing its rewards leaves the update bit-identical
+    agent, rollout, _, expected, changed = _update_twice_with_one_trained_task()
+    for p, q in zip(changed, expected):
+        assert torch.equal(p, q)
     agent.update(rollout, np.ones(6))
     assert any((p - q).abs().max() > 1e-4 for p, q in zip(params(agent.policy), expected))
 
@@ -365,19 +374,9 @@ def test_authors_tail_masking_keeps_masked_frames_with_zero_advantage():
     # advantages are zeroed), but its frames stay in the loss, so the update differs from the "loss" scheme
     updates = {}
     for mode in ("advantages", "loss"):
-        agent, env = small_agent(2, normalize_rewards=False, tail_masking=mode)
-        rollout = agent.collect(env, np.full(6, 0.1))
-        weights = np.zeros(6)
-        weights[4] = 1.0
-        changed = rollout.rewards.clone()
-        changed[:, [0, 1, 2, 3, 5]] += torch.randn(64, 5, generator=gen(7))
-        state = agent.state_dict()
-        stats = agent.update(rollout, weights)
+        _, _, stats, updates[mode], changed = _update_twice_with_one_trained_task(tail_masking=mode)
         assert stats["trained_tasks"] == 1
-        updates[mode] = params(agent.policy)
-        agent.load_state_dict(state)
-        agent.update(type(rollout)(**{**rollout.__dict__, "rewards": changed}), weights)
-        for p, q in zip(params(agent.policy), updates[mode]):
+        for p, q in zip(changed, updates[mode]):
             assert torch.equal(p, q)
     assert any((p - q).abs().max() > 1e-5 for p, q in zip(updates["advantages"], updates["loss"]))
     with pytest.raises(ValueError, match="tail_masking"):

@@ -2,7 +2,7 @@
 
 The environment is numerically the one the paper's authors ran (their ``KhazadDum-v0`` with its default
 settings): same map, observation, dynamics, rewards and task distribution. It comes in two forms that share one
-pure transition function, :func:`transition`:
+compiled step (:func:`_advance`; :func:`transition` and :func:`observe` are its pure, batched public faces):
 
 - :class:`KhazadDumEnv`, a ``gymnasium.Env`` (registered as ``roml/KhazadDum-v0`` by :func:`register_envs`);
 - :class:`KhazadDumVecEnv`, a ``gymnasium.vector.VectorEnv`` that steps ``n`` environments, each with its own task,
@@ -47,8 +47,6 @@ __all__ = [
     "KhazadDumEnv",
     "KhazadDumVecEnv",
     "Transition",
-    "bridge_flags",
-    "is_noisy",
     "observe",
     "path_name",
     "register_envs",
@@ -139,16 +137,6 @@ class Transition(NamedTuple):
     """``(n,)`` bool: whether rain noise (and its cost) applied to this step."""
 
 
-def is_noisy(xy: np.ndarray, status: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """Whether a step taken from positions ``xy`` is exposed to rain: running, ``tau > 0`` and on the narrow bridge.
-
-    "On the narrow bridge" is the authors' location category 3: ``2.5 < y < 5.5`` and ``x < 3`` (which also covers
-    the left abyss, where a running agent never stands).
-    """
-    x, y = xy[:, 0], xy[:, 1]
-    return (status == 0) & (tau > 0) & (y > 2.5) & (y < 5.5) & (x < 3)
-
-
 @numba.njit(cache=True, nogil=True)
 def _cell_code(x: float, y: float) -> int:
     """The cell code of the in-map position ``(x, y)``: its cell is ``round(xy)``, halves to even (``np.rint``)."""
@@ -202,7 +190,8 @@ def _observe_one(xy, obs, i) -> None:
 
 @numba.njit(cache=True, nogil=True)
 def _on_bridges(x: float, y: float) -> tuple[bool, bool]:
-    """(narrow, wide): whether ``(x, y)`` is on the narrow or the wide bridge (see :func:`bridge_flags`)."""
+    """(narrow, wide): whether ``(x, y)`` is on the narrow bridge (x in (1.5, 2.5)) or the wide bridge
+    (x in (6.5, 9.5)), within the abyss rows (y in (2.5, 5.5)); the authors' test, written as they wrote it."""
     x, y = x + 0.5, y + 0.5
     rows = ABYSS_ROWS[0] < y < ABYSS_ROWS[-1] + 1
     narrow = rows and NARROW_BRIDGE_COLUMNS[0] < x < NARROW_BRIDGE_COLUMNS[-1] + 1
@@ -253,7 +242,9 @@ def transition(
     Returns:
         A :class:`Transition`. The rules, in the authors' order:
 
-        1. ``noisy = is_noisy(xy, status, tau)``, evaluated at the pre-move position.
+        1. The step is noisy if, at the pre-move position, the agent is running, ``tau > 0`` and it stands on the
+           narrow bridge: ``2.5 < y < 5.5`` and ``x < 3`` (the authors' location category 3, which also covers the
+           left abyss, where a running agent never stands).
         2. If running: ``next = xy + direction (+ tau * normals if noisy)``, clipped to ``[0, 10] x [0, 8]``.
            If ``round(next)`` (half to even) is a wall cell, the move is rejected and the agent stays.
            Finished agents (goal or fallen) never move.
@@ -283,16 +274,6 @@ def observe(xy: np.ndarray) -> np.ndarray:
     obs = np.zeros((xy.shape[0], WIDTH * HEIGHT), dtype=np.float32)
     _observe_all(xy, obs)
     return obs
-
-
-def bridge_flags(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Whether positions ``xy`` (``(n, 2)``) are on the narrow bridge (x in (1.5, 2.5)) or the wide bridge
-    (x in (6.5, 9.5)), within the abyss rows (y in (2.5, 5.5)); the authors' test, written as they wrote it."""
-    x, y = xy[:, 0] + 0.5, xy[:, 1] + 0.5
-    rows = (y > ABYSS_ROWS[0]) & (y < ABYSS_ROWS[-1] + 1)
-    narrow = rows & (x > NARROW_BRIDGE_COLUMNS[0]) & (x < NARROW_BRIDGE_COLUMNS[-1] + 1)
-    wide = rows & (x > WIDE_BRIDGE_COLUMNS[0]) & (x < WIDE_BRIDGE_COLUMNS[-1] + 1)
-    return narrow, wide
 
 
 def path_name(last_bridge: int, status: int) -> str:

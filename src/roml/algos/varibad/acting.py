@@ -72,7 +72,7 @@ class FoldedActor:
                 blocks.append((weight * scale, bias + weight @ shift))
                 column += embed.out_features
         self.input_weight, self.input_bias = _block(blocks)
-        self.hidden = [tuple(t.to(torch.float32) for t in _transposed(layer)) for layer in policy.actor]
+        self.actor_layers = [tuple(t.to(torch.float32) for t in _transposed(layer)) for layer in policy.actor]
         self.head_weight, self.head_bias = (t.to(torch.float32) for t in _transposed(policy.action_head))
 
         self.embed_weight, self.embed_bias = _block([_weights(encoder.embed_action), _weights(encoder.embed_obs),
@@ -91,7 +91,7 @@ class FoldedActor:
         x = fast_tanh(pre)
         for columns in self._linear_columns:  # inputs without an embedding skip the tanh
             x[:, columns] = pre[:, columns]
-        for weight, bias in self.hidden:
+        for weight, bias in self.actor_layers:
             x = fast_tanh(torch.addmm(bias, x, weight))
         return torch.addmm(self.head_bias, x, self.head_weight)
 
