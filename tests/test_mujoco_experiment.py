@@ -67,9 +67,10 @@ def test_one_smoke_run_per_robot(tmp_path, experiment, method, columns):
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
     experiment = get_experiment("half-cheetah-10d-b")
-    config = experiment.config("roml", 3, "smoke", {"cem_batch_size": 4})
+    overrides = {"cem_batch_size": 4, "eval_every": 1}  # best-validation models are kept across the interruption
+    config = experiment.config("roml", 3, "smoke", overrides)
     reference = train("half-cheetah-10d-b", "roml", 3, "smoke", tmp_path / "reference", progress=False,
-                      overrides={"cem_batch_size": 4})
+                      overrides=overrides)
 
     class Interrupt(Exception):
         pass
@@ -87,12 +88,36 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
     resumed = experiment.run(config, run, lambda done, total: None)
     assert resumed == reference
     reference_run = RunDir(tmp_path / "reference", "half-cheetah-10d-b", "roml", 3)
-    for name in ("test.csv", "sampler.csv"):
+    for name in ("test.csv", "test_best_mean.csv", "test_best_cvar.csv", "sampler.csv"):
         assert (run.path / name).read_bytes() == (reference_run.path / name).read_bytes(), name
     timing = ["wall_time", "steps_per_s"]
     pd.testing.assert_frame_equal(pd.read_csv(run.progress_file).drop(columns=timing),
                                   pd.read_csv(reference_run.progress_file).drop(columns=timing))
     assert len(pd.read_csv(run.sampler_file)) == 3  # 12 tasks, a CEM update every 4
+
+
+def test_the_best_validation_models_are_the_ones_tested(tmp_path):
+    """With a validation after every iteration, each best model is the one saved at its criterion's arg-max in
+    ``progress.csv``, its test table gives its summary metrics, and a best model that is the final one tests
+    identically to it."""
+    train("half-cheetah-mass", "varibad", 1, "smoke", tmp_path, progress=False, overrides={"eval_every": 1})
+    run = RunDir(tmp_path, "half-cheetah-mass", "varibad", 1)
+    metrics = run.read_summary()["metrics"]
+    progress = pd.read_csv(run.progress_file)
+    assert progress["valid_cvar_return"].notna().all()
+    for criterion in ("mean", "cvar"):
+        valid = progress[f"valid_{criterion}_return"]
+        assert metrics[f"best_{criterion}_model_frames"] == progress["frames"][valid.idxmax()]
+        test = pd.read_csv(run.model_file("test", f"best_{criterion}"))
+        assert len(test) == 20
+        np.testing.assert_allclose(test["task_return"].mean(), metrics[f"best_{criterion}_model_mean_return"],
+                                   rtol=1e-12)
+        assert metrics[f"best_{criterion}_model_cvar_return"] == pytest.approx(np.sort(test["task_return"])[0])
+        if metrics[f"best_{criterion}_model_frames"] == progress["frames"].iloc[-1]:
+            assert run.model_file("test", f"best_{criterion}").read_bytes() == run.test_file.read_bytes()
+        else:
+            assert metrics[f"best_{criterion}_model_mean_return"] != metrics["mean_return"]
+    assert not get_experiment("khazad-dum").config("roml", 0, "smoke").test_best_valid  # KD reports the final one
 
 
 def test_the_twelve_experiments_carry_their_robots_settings():

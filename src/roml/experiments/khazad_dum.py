@@ -122,7 +122,7 @@ class KhazadDumExperiment(VariBADExperiment):
     def train_extras(self, batch) -> dict[str, float]:
         return {"train_mean_tau": float(batch.tasks.mean())}
 
-    def test(self, config: KhazadDumConfig, agent, run_dir: RunDir) -> dict:
+    def test(self, config: KhazadDumConfig, agent, run_dir: RunDir, model: str = "final") -> dict[str, float]:
         tasks = self.evaluation_tasks(config.n_test_tasks, config.test_seed)[:, 0]
         shown = np.sort(np.argsort(-tasks, kind="stable")[: config.n_shown_tasks])
         rollout, positions = run_episodes(agent, tasks, config.test_seed, shown)
@@ -130,17 +130,16 @@ class KhazadDumExperiment(VariBADExperiment):
         table = test_table({"tau": tasks}, rollout.episode_returns)
         for episode, info in enumerate(rollout.episode_infos):
             table[f"path_{episode}"] = _path_names(info)
-        run_dir.write_csv(run_dir.test_file, table)
+        run_dir.write_csv(run_dir.model_file("test", model), table)
         episodes = pd.DataFrame([
             {"task": int(task), "tau": float(tasks[task]), "episode": e, "step": s, "x": x, "y": y}
             for row, task in enumerate(shown) for e in range(k) for s, (x, y) in enumerate(positions[row, e])
         ])
-        run_dir.write_csv(run_dir.path / "episodes.csv", episodes)
-        metrics = {
+        run_dir.write_csv(run_dir.model_file("episodes", model), episodes)
+        return {
             **return_metrics(rollout.episode_returns, config.alpha),
             **{path: float(np.mean([info[path] for info in rollout.episode_infos])) for path in PATHS},
         }
-        return run_dir.write_summary(config, config.n_test_tasks, metrics)
 
 
 def _path_names(info: dict) -> list[str]:

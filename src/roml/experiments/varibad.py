@@ -11,7 +11,14 @@ picks the tasks and their training weights):
 Every ``eval_every`` iterations (and at the end) the deterministic policy runs ``n_valid_tasks`` fixed tasks (the
 ``valid_*`` columns of ``progress.csv``); checkpoints hold the agent, the sampler, the environment's generator and
 the log rows, so a killed run resumes bit-identically. After training, the experiment's own :meth:`test` writes
-``test.csv`` and ``summary.json``.
+``test.csv`` and the loop writes ``summary.json``.
+
+Model selection. The final model is the one reported. With ``test_best_valid`` the loop also keeps the two
+best-validation models (highest validation mean, highest validation CVaR) and tests them after the final one: the
+authors' MuJoCo notebooks report VariBAD's best-mean model and RoML's and CVaR-ML's best-CVaR model (reference
+section 5, "Validation and model selection"). Their test mean and CVaR join ``summary.json`` as
+``best_mean_model_*`` and ``best_cvar_model_*`` (with the frames at which they were saved); their test tables are
+``test_best_mean.csv`` and ``test_best_cvar.csv``.
 
 An experiment subclass says which environment and task family it uses (:meth:`task_family`, :meth:`make_env`,
 :meth:`env_tasks`), how it evaluates fixed tasks (:meth:`evaluate`), what it adds to a progress row
@@ -81,6 +88,8 @@ class VariBADRunConfig(SamplerConfig):
     validation tasks use ``test_seed + 1``."""
     checkpoint_every: int = 100
     """Iterations between checkpoints."""
+    test_best_valid: bool = False
+    """Also test the best-validation models (see the module docstring)."""
 
     def __post_init__(self):
         self.varibad_config()  # a bad VariBAD setting fails here, before any run folder is made
@@ -145,9 +154,9 @@ class VariBADExperiment(Experiment):
         return {}
 
     @abstractmethod
-    def test(self, config, agent, run_dir: RunDir) -> dict:
-        """Test the trained agent; write ``test.csv`` (and any other files) and ``summary.json``; return the
-        summary."""
+    def test(self, config, agent, run_dir: RunDir, model: str = "final") -> dict[str, float]:
+        """Test ``agent`` on the fixed test tasks; write its test table (``test.csv`` for the final model,
+        ``test_<model>.csv`` for another, and any other files named the same way); return the test metrics."""
 
     # ---- the loop
     def run(self, config: VariBADRunConfig, run_dir: RunDir, progress) -> dict:
@@ -161,6 +170,7 @@ class VariBADExperiment(Experiment):
         agent = VariBAD.for_env(env, config.varibad_config(), agent_seed)
         valid_tasks = self.evaluation_tasks(config.n_valid_tasks, config.test_seed + 1)
         rows: list[dict[str, Any]] = []
+        best: dict[str, dict[str, Any]] = {}  # criterion -> {"score", "frames", "agent"}: the best-validation models
         start, elapsed = 0, 0.0
         state = run_dir.load_checkpoint()
         if state is not None:
@@ -168,6 +178,7 @@ class VariBADExperiment(Experiment):
             sampler.load_state_dict(state["sampler"])
             env.np_random.bit_generator.state = state["env_rng"]
             rows, start, elapsed = state["progress"], state["iteration"], state["elapsed"]
+            best = state.get("best", {})
 
         def checkpoint(iteration: int, elapsed: float, final: bool) -> None:
             run_dir.save_progress(rows, history_frame(sampler.history, self.phi_names), {
@@ -177,6 +188,7 @@ class VariBADExperiment(Experiment):
                 "sampler": sampler.state_dict(),
                 "env_rng": env.np_random.bit_generator.state,
                 "progress": rows,
+                "best": best,
             })
 
         clock = time.perf_counter()
@@ -204,11 +216,23 @@ class VariBADExperiment(Experiment):
                 valid = self.evaluate(agent, valid_tasks, config.test_seed + 1)
                 row["valid_mean_return"] = float(valid.mean())
                 row["valid_cvar_return"] = cvar(valid, config.alpha)
+                if config.test_best_valid:
+                    for criterion in ("mean", "cvar"):
+                        score = row[f"valid_{criterion}_return"]
+                        if criterion not in best or score > best[criterion]["score"]:
+                            best[criterion] = {"score": score, "frames": frames,
+                                               "agent": agent.state_dict(include_buffer=False)}
             rows.append(row)
             progress(frames, total * config.frames_per_iteration)
             if (iteration + 1) % config.checkpoint_every == 0 or iteration + 1 == total:
                 checkpoint(iteration + 1, elapsed + time.perf_counter() - clock, final=iteration + 1 == total)
-        return self.test(config, agent, run_dir)
+        metrics = self.test(config, agent, run_dir)
+        for criterion, model in best.items():  # after the final model's test: training is over
+            agent.load_state_dict(model["agent"])
+            selected = self.test(config, agent, run_dir, model=f"best_{criterion}")
+            metrics[f"best_{criterion}_model_frames"] = float(model["frames"])
+            metrics.update({f"best_{criterion}_model_{key}": selected[key] for key in ("mean_return", "cvar_return")})
+        return run_dir.write_summary(config, config.n_test_tasks, metrics)
 
 
 def test_table(tasks: dict[str, np.ndarray], episode_returns: np.ndarray) -> pd.DataFrame:
