@@ -46,7 +46,7 @@ def test_smoke_reproduction_and_report_through_the_cli(tmp_path):
     assert len(sampler) == 12 // 8 and sampler["phi_mass"].between(0.02, 0.98).all()
     assert main(["report", str(out)]) == 0
     table = (out / "table.md").read_text()
-    assert "CVaR_0.05 return" in table and "| roml |" in table
+    assert "CVaR_0.05 return" in table and "| roml |" in table and "best-valid-CVaR model" in table
     for figure in ("test_curves", "sampler", "training", "task_ranges"):
         assert (out / f"half-cheetah-mass_{figure}.png").stat().st_size > 10_000, figure
 

@@ -171,6 +171,8 @@ class MujocoExperiment(VariBADExperiment):
     table_metrics = (
         Metric("mean_return", "Mean return", higher_is_better=True),
         Metric("cvar_return", "CVaR_0.05 return", higher_is_better=True),
+        Metric("best_mean_model_mean_return", "Mean return, best-valid-mean model", higher_is_better=True),
+        Metric("best_cvar_model_cvar_return", "CVaR_0.05 return, best-valid-CVaR model", higher_is_better=True),
     )
     curve_xlabel = "episode of the task"
     phi0_line = 0.5
