@@ -77,11 +77,11 @@ class RunDir:
     sampler_file = property(lambda self: self.path / "sampler.csv")
     checkpoint_file = property(lambda self: self.path / "checkpoint.pt")
     test_file = property(lambda self: self.path / "test.csv")
+    summary_file = property(lambda self: self.path / "summary.json")
 
     def model_file(self, stem: str, model: str, suffix: str = ".csv") -> Path:
         """``<stem><suffix>`` for the final model, ``<stem>_<model><suffix>`` for another (e.g. ``best_cvar``)."""
         return self.path / (f"{stem}{suffix}" if model == "final" else f"{stem}_{model}{suffix}")
-    summary_file = property(lambda self: self.path / "summary.json")
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
