@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from roml.experiments.registry import get_experiment
 from roml.experiments.results import RunFolderError
 from roml.experiments.samplers import history_frame
 from roml.report import SUMMARY_COLUMNS, write_report
@@ -143,6 +144,16 @@ def test_table_has_mean_std_bold_best_and_seed_counts(report):
     assert lines.index("| maml | **0.6000 ± 0.1000** | 3.200 ± 0.200 | 3 |") < lines.index(
         "| roml | 0.9000 ± 0.1000 | **2.100 ± 0.100** | 3 |"
     )
+
+
+def test_settings_changed_from_the_preset_are_named_in_the_header(tmp_path):
+    for seed in (0, 1):
+        path = write_run(tmp_path, "maml", seed, sine_metrics("maml", seed))
+        config = get_experiment("sine").config("maml", seed, "smoke", {"iterations": 90, "inner_lr": 0.02})
+        (path / "config.json").write_text(json.dumps(config.to_dict()))
+    write_report(tmp_path)
+    table = (tmp_path / "table.md").read_text()
+    assert "(scale smoke, with iterations=90 inner_lr=0.02, 2 seeds per method)" in table
 
 
 def test_a_single_seed_shows_the_value_alone(report):

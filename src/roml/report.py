@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -253,11 +254,23 @@ def _markdown_table(frame: pd.DataFrame, methods, columns: Sequence[tuple[str, s
     return lines
 
 
+def _preset_changes(run: _Run) -> str:
+    """The settings of the run's ``config.json`` that differ from its scale's preset (``--set``), as
+    ``field=value``; empty for an unregistered experiment or scale."""
+    scale = str(run.summary.get("scale"))
+    if run.experiment not in experiment_names() or scale not in get_experiment(run.experiment).presets:
+        return ""
+    saved = read_json(run.path / "config.json")
+    preset = json.loads(json.dumps(get_experiment(run.experiment).config(run.method, run.seed, scale).to_dict()))
+    return " ".join(f"{key}={value}" for key, value in saved.items() if key in preset and value != preset[key])
+
+
 def _section_header(spec: _Spec, finished: Sequence[_Run], frame: pd.DataFrame) -> list[str]:
     counts = sorted(set(frame.groupby("method")["seed"].nunique()))
     n_seeds = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     details = [
         _describe((run.summary.get("scale") for run in finished), "scales", "scale {}"),
+        _describe((_preset_changes(run) for run in finished), "changes of the preset", "with {}"),
         f"{n_seeds} seed{'s' if counts[-1] > 1 else ''} per method",
     ]
     lines = [f"## {spec.name} — {spec.description} ({', '.join(d for d in details if d)})", ""]
