@@ -6,8 +6,10 @@ It reads ``OUT/<experiment>/<method>/seed<k>/`` (the layout of :mod:`roml.experi
 ==============================  ======================================================================================
 ``summary.csv``                 every test metric of every finished run, long format (experiment, method, seed, scale,
                                 metric, value): the raw numbers behind every table and figure below
-``table.md``                    per experiment, the layout of the paper's Tables 1-2: one row per method, one column
-                                per ``table_metrics`` entry, ``mean ± std`` over seeds, the best mean in bold; then one
+``table.md``                    per experiment (its header: the scale, any setting changed from the scale's preset
+                                with ``--set``, the seeds), the layout of the paper's Tables 1-2: one row per method,
+                                one column per ``table_metrics`` entry, ``mean ± std`` over seeds, the best mean in
+                                bold; then one
                                 table per metric family ``<base>@<x>`` (sine: the mean and CVaR test loss after 0..5
                                 inner steps, the numbers of Fig. 5 / 14) and one of any other metric, so nothing is
                                 hidden; unfinished runs are listed and left out
