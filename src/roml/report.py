@@ -259,11 +259,13 @@ def _markdown_table(frame: pd.DataFrame, methods, columns: Sequence[tuple[str, s
 def _preset_changes(run: _Run) -> str:
     """The settings of the run's ``config.json`` that differ from its scale's preset (``--set``), as
     ``field=value``; empty for an unregistered experiment or scale."""
-    scale = str(run.summary.get("scale"))
-    if run.experiment not in experiment_names() or scale not in get_experiment(run.experiment).presets:
+    if run.experiment not in experiment_names():
+        return ""
+    experiment, scale = get_experiment(run.experiment), str(run.summary.get("scale"))
+    if scale not in experiment.presets:
         return ""
     saved = read_json(run.path / "config.json")
-    preset = json.loads(json.dumps(get_experiment(run.experiment).config(run.method, run.seed, scale).to_dict()))
+    preset = json.loads(json.dumps(experiment.config(run.method, run.seed, scale).to_dict()))  # tuples as lists
     return " ".join(f"{key}={value}" for key, value in saved.items() if key in preset and value != preset[key])
 
 
