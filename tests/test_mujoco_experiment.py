@@ -61,7 +61,7 @@ def test_one_smoke_run_per_robot(tmp_path, experiment, method, columns):
     check_run(run, 8, columns)
     config = json.loads(run.config_file.read_text())
     robot = "humanoid" if experiment.startswith("humanoid") else "ant"
-    assert config["squash_actions"] == PRESETS[robot]["squash_actions"]
+    assert config["action_map"] == PRESETS[robot]["action_map"]
     assert config["policy_init"] == "orthogonal" and config["anneal_lr"]
 
 
@@ -131,7 +131,7 @@ def test_the_twelve_experiments_carry_their_robots_settings():
     assert (hc.num_envs, hc.frames_per_iteration, hc.iterations, hc.n_test_tasks) == (16, 6400, 4688, 1000)
     assert get_experiment("half-cheetah-10d-a").config("roml", 0, "paper").cem_batch_size == 512
     humanoid = get_experiment("humanoid-body").config("roml", 0, "quick")
-    assert (humanoid.policy_layers, humanoid.squash_actions, humanoid.frames_per_iteration) == ((512, 256), True, 12800)
+    assert (humanoid.policy_layers, humanoid.action_map, humanoid.frames_per_iteration) == ((512, 256), "tanh", 12800)
     assert humanoid.varibad_config().total_iterations == humanoid.iterations  # what the learning rate anneals over
     ant = get_experiment("ant-mass").config("varibad", 0, "paper")
     assert (ant.num_envs, ant.ppo_clip, ant.vae_subsample_elbos, ant.tbptt) == (8, 0.05, 100, None)

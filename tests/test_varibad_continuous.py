@@ -1,5 +1,5 @@
-"""VariBAD on continuous actions (the MuJoCo task environments): clipped and squashed actions, the presets of the
-reference table, orthogonal initialisation, learning-rate annealing."""
+"""VariBAD on continuous actions (the MuJoCo task environments): raw, clipped and squashed actions, the presets of
+the reference table, orthogonal initialisation, learning-rate annealing."""
 
 import math
 
@@ -37,20 +37,18 @@ def replay_rewards(env_name, tasks, seed, executed):
     return np.array(rewards)
 
 
-@pytest.mark.parametrize("env_name, preset, squash", [("HalfCheetahMass", "half-cheetah", False),
-                                                      ("HumanoidMass", "humanoid", True)])
-def test_the_environment_executes_the_clipped_or_squashed_sample_and_ppo_scores_the_raw_one(env_name, preset, squash):
-    agent, env = agent_on(env_name, preset, seed=4)
+@pytest.mark.parametrize("env_name, preset, action_map", [("HalfCheetahMass", "half-cheetah", "raw"),
+                                                          ("HalfCheetahMass", "half-cheetah", "clip"),
+                                                          ("HumanoidMass", "humanoid", "tanh")])
+def test_the_environment_executes_the_mapped_sample_and_ppo_scores_the_raw_one(env_name, preset, action_map):
+    agent, env = agent_on(env_name, preset, seed=4, action_map=action_map)
     tasks = np.array([0.6, 1.0, 1.7])
     rollout = agent.collect(env, tasks)
     raw, executed = rollout.actions, rollout.action_inputs
     high = float(env.single_action_space.high[0])
     assert raw.abs().max() > 2 * high  # the Gaussian (std 1) often leaves the bounds
-    if squash:
-        torch.testing.assert_close(executed, high * torch.tanh(raw))
-    else:
-        torch.testing.assert_close(executed, raw.clamp(-high, high))
-    assert executed.abs().max() <= high
+    expected_executed = {"raw": raw, "clip": raw.clamp(-high, high), "tanh": high * torch.tanh(raw)}[action_map]
+    torch.testing.assert_close(executed, expected_executed)
     # the environment stepped exactly the executed actions: replaying them gives the same (float32) rewards
     np.testing.assert_array_equal(replay_rewards(env_name, tasks, 4, executed).astype(np.float32), rollout.rewards.numpy())
     # PPO's old log-probabilities are those of the raw draw under the Gaussian
@@ -59,8 +57,31 @@ def test_the_environment_executes_the_clipped_or_squashed_sample_and_ppo_scores_
     log_prob, _ = agent.policy.log_prob_entropy(mean, raw)
     expected = torch.distributions.Normal(mean, agent.policy.log_std.exp()).log_prob(raw).sum(-1)
     torch.testing.assert_close(log_prob, expected, rtol=1e-5, atol=1e-4)
-    deterministic = agent.collect(env, tasks, deterministic=True)  # the mean, clipped or squashed
-    assert deterministic.action_inputs.abs().max() <= high
+    deterministic = agent.collect(env, tasks, deterministic=True)  # the mean, mapped the same way
+    mean = deterministic.actions
+    torch.testing.assert_close(deterministic.action_inputs,
+                               {"raw": mean, "clip": mean.clamp(-high, high), "tanh": high * torch.tanh(mean)}[action_map])
+
+
+def test_raw_actions_pay_the_control_cost_of_the_raw_value_and_clipped_ones_do_not():
+    """With ``action_map="raw"`` (the authors' HalfCheetah and Ant) a wide Gaussian costs control: the environment
+    clamps the torque but charges 0.05 ||a||^2 for the raw draw, so the same draws earn less than when clipped."""
+    tasks = np.array([1.0, 1.0, 1.0])
+    rollouts = {}
+    for action_map in ("raw", "clip"):
+        agent, env = agent_on("HalfCheetahMass", "half-cheetah", seed=5, action_map=action_map)
+        with torch.no_grad():
+            agent.policy.log_std.fill_(math.log(3.0))
+        rollouts[action_map] = agent.collect(env, tasks)
+    raw, clip = rollouts["raw"], rollouts["clip"]
+    # the first step (before the encoder sees the different action inputs): the same draw and the same torques,
+    # so the rewards differ by the control cost of the excess only
+    torch.testing.assert_close(raw.actions[0], clip.actions[0])
+    torch.testing.assert_close(clip.action_inputs[0], raw.actions[0].clamp(-1, 1))
+    first_raw, first_clip = raw.actions[0].double(), clip.action_inputs[0].double()
+    excess_cost = 0.05 * (first_raw.square().sum(-1) - first_clip.square().sum(-1))
+    torch.testing.assert_close(clip.rewards[0].double() - raw.rewards[0].double(), excess_cost, rtol=1e-5, atol=1e-4)
+    assert excess_cost.min() > 0.5  # std 3: the draws leave the bounds on every environment
 
 
 def test_continuous_training_steps_are_deterministic_and_change_the_policy():
@@ -109,7 +130,8 @@ def test_presets_are_the_reference_table():
     assert (hc.ppo_epochs, hc.ppo_minibatches, hc.ppo_clip, hc.tbptt, hc.anneal_lr) == (2, 8, 0.1, 50, False)
     assert (humanoid.policy_layers, humanoid.state_embedding, humanoid.latent_embedding) == ((512, 256), 0, 0)
     assert (humanoid.ppo_epochs, humanoid.ppo_minibatches, humanoid.entropy_coef, humanoid.gamma) == (4, 2, 1e-3, 0.99)
-    assert humanoid.squash_actions and humanoid.anneal_lr and not humanoid.normalize_latent
+    assert (hc.action_map, humanoid.action_map, ant.action_map) == ("raw", "tanh", "raw")
+    assert humanoid.anneal_lr and not humanoid.normalize_latent
     assert (humanoid.vae_updates, humanoid.tbptt, humanoid.vae_subsample_elbos) == (10, None, 100)
     assert (ant.policy_lr, ant.ppo_minibatches, ant.ppo_clip, ant.vae_updates, ant.vae_subsample_decodes) == \
         (1e-3, 1, 0.05, 5, None)
@@ -118,6 +140,8 @@ def test_presets_are_the_reference_table():
     assert VariBADConfig.preset("khazad-dum") == VariBADConfig()
     with pytest.raises(ValueError, match="unknown VariBAD preset"):
         VariBADConfig.preset("walker")
+    with pytest.raises(ValueError, match="action_map must be 'clip', 'tanh' or 'raw'"):
+        VariBADConfig.preset("half-cheetah", action_map="squash")
     with pytest.raises(ValueError, match="anneal_lr needs total_iterations"):
         VariBADConfig.preset("humanoid")
     with pytest.raises(ValueError, match="policy_init"):

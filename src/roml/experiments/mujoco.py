@@ -107,8 +107,9 @@ class MujocoConfig(VariBADRunConfig):
     """ELBO terms drawn per trajectory (None: all)."""
     vae_subsample_decodes: int | None = _HC["vae_subsample_decodes"]
     """Transitions decoded per ELBO term (None: all)."""
-    squash_actions: bool = _HC["squash_actions"]
-    """tanh-squash the actions into the bounds (Humanoid) instead of clipping them."""
+    action_map: str = _HC["action_map"]
+    """How the policy's Gaussian sample reaches the environment: ``"raw"`` (HalfCheetah, Ant: the control cost pays
+    for it), ``"tanh"``-squashed into the bounds (Humanoid) or ``"clip"``-ped to them."""
     nu: float = 0.2
     """RoML: fraction of every CEM batch drawn from the original distribution (App. D.2)."""
     cem_batch_size: int = 128

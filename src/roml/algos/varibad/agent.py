@@ -6,8 +6,9 @@ One training iteration (App. D.1; reference section 5):
    (the BAMDP). At each step the policy acts on the observation and on the current posterior's mean and
    log-variance; the encoder then consumes the transition. The belief carries across the task's episodes and
    starts from the prior at the next task. Continuous actions are drawn from the policy's Gaussian and reach the
-   environment clipped to the action bounds, or squashed by ``tanh`` and scaled to them (``squash_actions``);
-   PPO scores the raw draw, as the authors' VariBAD and PPO do.
+   environment as drawn (the authors' way; the environment's control cost pays for values beyond the bounds),
+   clipped to the action bounds, or squashed by ``tanh`` and scaled to them (``VariBADConfig.action_map``); PPO
+   scores the raw draw, as the authors' VariBAD and PPO do.
 2. The task sampler scores the tasks (mean episode return) and returns per-task training weights.
 3. :meth:`VariBAD.update`: PPO on the rollout, weighted per task (:mod:`roml.algos.varibad.ppo`), then the VAE on
    trajectories from its buffer (:mod:`roml.algos.varibad.vae`). The policy's loss does not reach the encoder.
@@ -15,10 +16,9 @@ One training iteration (App. D.1; reference section 5):
 Where this differs from the authors' code, on purpose: the policy starts each inner episode from that episode's
 start observation (theirs acted on the previous episode's terminal observation, so the first action of every
 later episode was chosen blind); discrete actions reach the encoder and decoder one-hot (theirs: the action index
-as one float); continuous actions reach them as the environment executed them, clipped or squashed (theirs: the
-raw Gaussian draw, which for an initial standard deviation of 1 is often outside the bounds the environment
-applies); the VAE may sample the newest trajectories; and the items listed in the ``ppo`` and ``vae``
-modules. The environment must be a vector env whose episodes all end on the same step (``terminated`` or
+as one float); continuous actions reach them as the environment received them (theirs: the raw Gaussian draw,
+also where they squashed it for the environment); the VAE may sample the newest trajectories; and the items
+listed in the ``ppo`` and ``vae`` modules. The environment must be a vector env whose episodes all end on the same step (``terminated`` or
 ``truncated`` for every sub-environment at once) and that offers ``set_tasks``, such as
 :class:`roml.envs.khazad_dum.KhazadDumVecEnv` and :class:`roml.envs.mujoco.MujocoTaskVecEnv`.
 """
@@ -150,11 +150,12 @@ class VariBAD:
 
     def env_actions(self, actions: torch.Tensor) -> torch.Tensor:
         """What the environment receives for the policy's ``actions``: discrete ones as they are; continuous ones
-        clipped to the action bounds, or with ``squash_actions`` ``centre + half_width * tanh(a)``."""
-        if self.n_actions is not None:
+        per ``config.action_map``: as drawn (``"raw"``), ``centre + half_width * tanh(a)`` (``"tanh"``) or clipped
+        to the action bounds (``"clip"``)."""
+        if self.n_actions is not None or self.config.action_map == "raw":
             return actions
         low, high, centre, half_width = self._action_bounds
-        if self.config.squash_actions:
+        if self.config.action_map == "tanh":
             return torch.addcmul(centre, half_width, torch.tanh(actions))
         return torch.maximum(torch.minimum(actions, high), low)
 

@@ -63,10 +63,13 @@ class VariBADConfig:
     ``bad_masks`` scheme: their advantages are zeroed (value target = prediction), the advantages are normalised over
     the whole batch, and every frame stays in the (unweighted) loss, entropy bonus included; weights are then only
     zero or not."""
-    squash_actions: bool = False
-    """Continuous actions: pass ``tanh`` of the Gaussian sample, scaled to the action bounds, to the environment
-    (Humanoid; the authors' ``norm_actions_post_sampling``); otherwise the sample clipped to the bounds. Either way
-    PPO's log-probabilities are those of the unsquashed, unclipped sample."""
+    action_map: str = "clip"
+    """How a continuous action's Gaussian sample reaches the environment. ``"clip"``: clipped to the action bounds.
+    ``"tanh"``: ``tanh`` of it, scaled to the bounds (Humanoid; the authors' ``norm_actions_post_sampling``).
+    ``"raw"``: as drawn (HalfCheetah, Ant; the authors' code): MuJoCo clamps the controls, but the control cost
+    pays for the raw value, which keeps the policy's standard deviation in check; with ``"clip"`` an entropy bonus
+    can grow it without bound (on HalfCheetah-Mass from 1 to about 10 over 3e7 frames). Either way PPO's
+    log-probabilities are those of the raw sample."""
     normalize_rewards: bool = True
     """Divide the policy's rewards by the running std of the discounted return (clipped to +-10)."""
     normalize_state: bool = True
@@ -145,6 +148,8 @@ class VariBADConfig:
             _check_int(self, "total_iterations", low=1)
         if self.anneal_lr and self.total_iterations is None:
             raise ValueError("anneal_lr needs total_iterations (the number of updates to anneal over)")
+        if self.action_map not in ("clip", "tanh", "raw"):
+            raise ValueError(f"action_map must be 'clip', 'tanh' or 'raw', got {self.action_map!r}")
         if self.tail_masking not in ("loss", "advantages"):
             raise ValueError(f"tail_masking must be 'loss' or 'advantages', got {self.tail_masking!r}")
         if self.vae_batch_size > self.vae_buffer_size:
@@ -170,19 +175,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         num_envs=16, episodes_per_task=2, policy_layers=(128, 128), state_embedding=64, latent_embedding=64,
         policy_init="normc", policy_lr=7e-4, anneal_lr=False, ppo_epochs=2, ppo_minibatches=8, ppo_clip=0.1,
         entropy_coef=0.01, gamma=0.97, latent_dim=5, normalize_latent=True, vae_updates=1, tbptt=50,
-        vae_subsample_elbos=50, vae_subsample_decodes=50, squash_actions=False,
+        vae_subsample_elbos=50, vae_subsample_decodes=50, action_map="raw",
     ),
     "humanoid": dict(
         num_envs=32, episodes_per_task=2, policy_layers=(512, 256), state_embedding=0, latent_embedding=0,
         policy_init="orthogonal", policy_lr=7e-4, anneal_lr=True, ppo_epochs=4, ppo_minibatches=2, ppo_clip=0.1,
         entropy_coef=0.001, gamma=0.99, latent_dim=10, normalize_latent=False, vae_updates=10, tbptt=None,
-        vae_subsample_elbos=100, vae_subsample_decodes=100, squash_actions=True,
+        vae_subsample_elbos=100, vae_subsample_decodes=100, action_map="tanh",
     ),
     "ant": dict(
         num_envs=8, episodes_per_task=2, policy_layers=(128, 128), state_embedding=64, latent_embedding=64,
         policy_init="orthogonal", policy_lr=1e-3, anneal_lr=True, ppo_epochs=2, ppo_minibatches=1, ppo_clip=0.05,
         entropy_coef=0.01, gamma=0.97, latent_dim=10, normalize_latent=False, vae_updates=5, tbptt=None,
-        vae_subsample_elbos=None, vae_subsample_decodes=None, squash_actions=False,
+        vae_subsample_elbos=None, vae_subsample_decodes=None, action_map="raw",
     ),
 }
 """The columns of the VariBAD table of reference section 5 (App. D.1-D.2), as overrides of the defaults (which are
