@@ -107,8 +107,9 @@ def returns_by_task_range(runs: Mapping[str, Sequence[Path]]) -> Figure | None:
     family = get_experiment(config["experiment"]).task_family()
     edges = np.linspace(0.0, 1.0, TASK_RANGES + 1)
     width = 0.8 / len(tables)
-    figure = Figure(figsize=(max(4.5, 1.0 + 0.45 * TASK_RANGES * len(tables)) * min(family.dim, 3),
-                             3.6 * -(-family.dim // 3)), layout="constrained")
+    panel_width = 1.0 + 0.45 * TASK_RANGES * len(tables)
+    figure = Figure(figsize=(max(6.8, panel_width * min(family.dim, 3)), 3.6 * -(-family.dim // 3)),
+                    layout="constrained")  # at least as wide as the title
     axes = figure.subplots(-(-family.dim // 3), min(family.dim, 3), squeeze=False).ravel()
     for ax in axes[family.dim:]:
         ax.set_visible(False)
