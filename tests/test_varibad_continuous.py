@@ -47,8 +47,10 @@ def test_the_environment_executes_the_mapped_sample_and_ppo_scores_the_raw_one(e
     raw, executed = rollout.actions, rollout.action_inputs
     high = float(env.single_action_space.high[0])
     assert raw.abs().max() > 2 * high  # the Gaussian (std 1) often leaves the bounds
-    expected_executed = {"raw": raw, "clip": raw.clamp(-high, high), "tanh": high * torch.tanh(raw)}[action_map]
-    torch.testing.assert_close(executed, expected_executed)
+    def mapped(a):
+        return {"raw": a, "clip": a.clamp(-high, high), "tanh": high * torch.tanh(a)}[action_map]
+
+    torch.testing.assert_close(executed, mapped(raw))
     # the environment stepped exactly the executed actions: replaying them gives the same (float32) rewards
     np.testing.assert_array_equal(replay_rewards(env_name, tasks, 4, executed).astype(np.float32), rollout.rewards.numpy())
     # PPO's old log-probabilities are those of the raw draw under the Gaussian
@@ -58,9 +60,7 @@ def test_the_environment_executes_the_mapped_sample_and_ppo_scores_the_raw_one(e
     expected = torch.distributions.Normal(mean, agent.policy.log_std.exp()).log_prob(raw).sum(-1)
     torch.testing.assert_close(log_prob, expected, rtol=1e-5, atol=1e-4)
     deterministic = agent.collect(env, tasks, deterministic=True)  # the mean, mapped the same way
-    mean = deterministic.actions
-    torch.testing.assert_close(deterministic.action_inputs,
-                               {"raw": mean, "clip": mean.clamp(-high, high), "tanh": high * torch.tanh(mean)}[action_map])
+    torch.testing.assert_close(deterministic.action_inputs, mapped(deterministic.actions))
 
 
 def test_raw_actions_pay_the_control_cost_of_the_raw_value_and_clipped_ones_do_not():

@@ -18,8 +18,8 @@ start observation (theirs acted on the previous episode's terminal observation, 
 later episode was chosen blind); discrete actions reach the encoder and decoder one-hot (theirs: the action index
 as one float); continuous actions reach them as the environment received them (theirs: the raw Gaussian draw,
 also where they squashed it for the environment); the VAE may sample the newest trajectories; and the items
-listed in the ``ppo`` and ``vae`` modules. The environment must be a vector env whose episodes all end on the same step (``terminated`` or
-``truncated`` for every sub-environment at once) and that offers ``set_tasks``, such as
+listed in the ``ppo`` and ``vae`` modules. The environment must be a vector env whose episodes all end on the same
+step (``terminated`` or ``truncated`` for every sub-environment at once) and that offers ``set_tasks``, such as
 :class:`roml.envs.khazad_dum.KhazadDumVecEnv` and :class:`roml.envs.mujoco.MujocoTaskVecEnv`.
 """
 
