@@ -9,10 +9,9 @@ It reads ``OUT/<experiment>/<method>/seed<k>/`` (the layout of :mod:`roml.experi
 ``table.md``                    per experiment (its header: the scale, any setting changed from the scale's preset
                                 with ``--set``, the seeds), the layout of the paper's Tables 1-2: one row per method,
                                 one column per ``table_metrics`` entry, ``mean ± std`` over seeds, the best mean in
-                                bold; then one
-                                table per metric family ``<base>@<x>`` (sine: the mean and CVaR test loss after 0..5
-                                inner steps, the numbers of Fig. 5 / 14) and one of any other metric, so nothing is
-                                hidden; unfinished runs are listed and left out
+                                bold; then one table per metric family ``<base>@<x>`` (sine: the mean and CVaR test
+                                loss after 0..5 inner steps, the numbers of Fig. 5 / 14) and one of any other metric,
+                                so nothing is hidden; unfinished runs are listed and left out
 ``<experiment>_test_curves.png``  every metric family against ``x``, one line per method, mean over seeds with a
                                 shaded 95% confidence interval: the paper's Fig. 5 (CVaR) and Fig. 14 (mean and CVaR)
 ``<experiment>_sampler.png``    RoML's cross-entropy method, for every method whose ``sampler.csv`` has rows: ``phi``
