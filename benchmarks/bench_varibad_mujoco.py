@@ -66,7 +66,7 @@ def main(argv=None) -> None:
     seeds = np.random.SeedSequence(args.seed).spawn(3)
     family = experiment.task_family()
     sampler = make_sampler(config, family, seeds[0], baseline="varibad")
-    env = experiment.make_env(config.num_envs)
+    env = experiment.make_env(config.num_envs, config)
     env.reset(seed=int(seeds[1].generate_state(1)[0]))
     raw = raw_stepping_rate(env, family.sample(family.phi0, config.num_envs, np.random.default_rng(args.seed)),
                             args.seed)

@@ -109,13 +109,13 @@ class KhazadDumExperiment(VariBADExperiment):
     def task_family(self) -> Exponential:
         return rain_family()
 
-    def make_env(self, num_envs: int) -> KhazadDumVecEnv:
+    def make_env(self, num_envs: int, config: KhazadDumConfig | None = None) -> KhazadDumVecEnv:
         return KhazadDumVecEnv(num_envs)
 
     def env_tasks(self, tasks: np.ndarray) -> np.ndarray:
         return tasks[:, 0]
 
-    def evaluate(self, agent, tasks: np.ndarray, seed: int) -> np.ndarray:
+    def evaluate(self, agent, tasks: np.ndarray, seed: int, config: KhazadDumConfig | None = None) -> np.ndarray:
         rollout, _ = run_episodes(agent, tasks[:, 0], seed)
         return rollout.task_scores
 

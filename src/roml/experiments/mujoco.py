@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from roml.algos.varibad.config import PRESETS
-from roml.envs.mujoco.catalog import ENVIRONMENTS, EPISODE_LENGTH, task_family
+from roml.envs.mujoco.catalog import ENVIRONMENTS, EPISODE_LENGTH, env_class, task_family
 from roml.experiments.base import Metric
 from roml.experiments.registry import mujoco_experiment_name
 from roml.experiments.results import RunDir
@@ -110,6 +110,16 @@ class MujocoConfig(VariBADRunConfig):
     action_map: str = _HC["action_map"]
     """How the policy's Gaussian sample reaches the environment: ``"raw"`` (HalfCheetah, Ant: the control cost pays
     for it), ``"tanh"``-squashed into the bounds (Humanoid) or ``"clip"``-ped to them."""
+    episode_ends: str = _HC["episode_ends"]
+    """How GAE treats episode ends: ``"truncate"`` (the authors': each 200-step end a time-limit truncation) or
+    ``"bamdp"`` (through the inner episode's end, the BAMDP's end terminal)."""
+    observation: str | None = None
+    """The environment's ``observation`` option, where it has one (HalfCheetah: ``"authors"``, 20 numbers with the
+    torso's position, or ``"v5"``, Gymnasium's 17); None: the environment's default."""
+    mass_physics: str | None = None
+    """The environment's ``mass_physics`` option, where it has one (HalfCheetah-Mass and -Body: ``"authors"``,
+    mass and capsule radii scaled, inertia and derived constants as compiled, or ``"density"``, mass and inertia
+    scaled, constants recomputed); None: the environment's default."""
     nu: float = 0.2
     """RoML: fraction of every CEM batch drawn from the original distribution (App. D.2)."""
     cem_batch_size: int = 128
@@ -142,9 +152,16 @@ PAPER_FRAMES: dict[str, float] = {
 """The authors' num_frames per environment (reference section 5)."""
 
 _OWN: dict[str, dict[str, Any]] = {  # settings that differ from the robot's column
-    **{f"HalfCheetah10D-{key}": {"cem_batch_size": 512} for key in "abc"},
+    **{name: {"observation": "authors"} for name in ("HalfCheetahVel",)},
+    **{f"HalfCheetah10D-{key}": {"cem_batch_size": 512, "observation": "authors"} for key in "abc"},
+    **{name: {"observation": "authors", "mass_physics": "authors"} for name in ("HalfCheetahMass", "HalfCheetahBody")},
     "AntMass": {"vae_subsample_elbos": 100, "vae_subsample_decodes": 100},
 }
+"""Per environment: its own settings, among them the authors' observation and mass physics where the environment
+offers them as options (HalfCheetah; see ``docs/architecture.md`` for what they changed)."""
+
+ENV_OPTIONS = ("observation", "mass_physics")
+"""The config fields that are options of the environment (passed to its constructor unless None)."""
 
 EXPERIMENTS: dict[str, str] = {mujoco_experiment_name(env): env for env in ENVIRONMENTS}
 """Experiment name -> environment name."""
@@ -203,25 +220,35 @@ class MujocoExperiment(VariBADExperiment):
         family = self.task_family()
         return ("radius", "angle") if isinstance(family, PolarDisc) else family.names
 
-    def make_env(self, num_envs: int):
+    def config(self, method: str, seed: int, scale: str, overrides: dict[str, Any] | None = None) -> MujocoConfig:
+        config = super().config(method, seed, scale, overrides)
+        env_class(self.env_name).check_options(**self.env_options(config))  # a bad option fails before any run folder
+        return config
+
+    @staticmethod
+    def env_options(config: MujocoConfig) -> dict[str, str]:
+        """The environment options that ``config`` sets (:data:`ENV_OPTIONS` that are not None)."""
+        return {key: getattr(config, key) for key in ENV_OPTIONS if getattr(config, key) is not None}
+
+    def make_env(self, num_envs: int, config: MujocoConfig):
         from roml.envs.mujoco.vector import MujocoTaskVecEnv
 
-        return MujocoTaskVecEnv(self.env_name, num_envs)
+        return MujocoTaskVecEnv(self.env_name, num_envs, **self.env_options(config))
 
-    def _run_fixed(self, agent, tasks: np.ndarray, seed: int) -> np.ndarray:
+    def _run_fixed(self, agent, tasks: np.ndarray, seed: int, config: MujocoConfig) -> np.ndarray:
         """The deterministic policy's episode returns ``(n, K)`` on ``tasks``: chunks of at most
         :data:`EVAL_CHUNK` tasks, chunk ``c``'s environment reset with ``SeedSequence([seed, c])``."""
         returns = []
         for chunk, first in enumerate(range(0, len(tasks), EVAL_CHUNK)):
             part = tasks[first:first + EVAL_CHUNK]
-            env = self.make_env(len(part))
+            env = self.make_env(len(part), config)
             env.reset(seed=int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0]))
             returns.append(agent.collect(env, part, deterministic=True).episode_returns)
             env.close()
         return np.concatenate(returns)
 
-    def evaluate(self, agent, tasks: np.ndarray, seed: int) -> np.ndarray:
-        return self._run_fixed(agent, tasks, seed).mean(axis=1)
+    def evaluate(self, agent, tasks: np.ndarray, seed: int, config: MujocoConfig) -> np.ndarray:
+        return self._run_fixed(agent, tasks, seed, config).mean(axis=1)
 
     def train_extras(self, batch) -> dict[str, float]:
         family = self.task_family()
@@ -230,7 +257,7 @@ class MujocoExperiment(VariBADExperiment):
 
     def test(self, config: MujocoConfig, agent, run_dir: RunDir, model: str = "final") -> dict[str, float]:
         tasks = self.evaluation_tasks(config.n_test_tasks, config.test_seed)
-        episode_returns = self._run_fixed(agent, tasks, config.test_seed)
+        episode_returns = self._run_fixed(agent, tasks, config.test_seed, config)
         names = self.task_family().names
         run_dir.write_csv(run_dir.model_file("test", model), test_table(dict(zip(names, tasks.T)), episode_returns))
         return return_metrics(episode_returns, config.alpha)

@@ -71,8 +71,14 @@ class VariBADRunConfig(SamplerConfig):
     tail_masking: str = "loss"
     """How CVaR-ML's non-tail tasks leave PPO: ``"loss"`` (ours) or ``"advantages"`` (the authors' ``bad_masks``;
     see :class:`roml.algos.varibad.VariBADConfig`)."""
+    episode_ends: str = "bamdp"
+    """How GAE treats episode ends: ``"bamdp"`` (through inner episodes, the BAMDP's end terminal) or
+    ``"truncate"`` (the authors': every episode end a time-limit truncation; see
+    :class:`roml.algos.varibad.VariBADConfig`)."""
     latent_dim: int = 5
     """Dimension of VariBAD's task embedding."""
+    kl_reduction: str = "mean"
+    """The VAE's KL over a batch of trajectories: ``"mean"`` (ours) or ``"sum"`` (the authors')."""
     vae_buffer_size: int = 10_000
     """Trajectories kept for the VAE."""
     precollect_frames: int = 5000
@@ -132,8 +138,9 @@ class VariBADExperiment(Experiment):
         return self.task_family().names
 
     @abstractmethod
-    def make_env(self, num_envs: int):
-        """A vector env of ``num_envs`` environments (unseeded; the loop seeds it with ``reset(seed=...)``)."""
+    def make_env(self, num_envs: int, config: VariBADRunConfig):
+        """A vector env of ``num_envs`` environments with ``config``'s environment options (unseeded; the loop
+        seeds it with ``reset(seed=...)``)."""
 
     def env_tasks(self, tasks: np.ndarray) -> np.ndarray:
         """The sampler's ``(n, d)`` tasks as the environment's ``set_tasks`` takes them."""
@@ -145,9 +152,9 @@ class VariBADExperiment(Experiment):
         return family.sample(family.phi0, n, np.random.default_rng(seed))
 
     @abstractmethod
-    def evaluate(self, agent, tasks: np.ndarray, seed: int) -> np.ndarray:
+    def evaluate(self, agent, tasks: np.ndarray, seed: int, config: VariBADRunConfig) -> np.ndarray:
         """The deterministic policy's task scores ``(n,)`` on fixed ``tasks`` (``(n, d)``), randomness from
-        ``seed``."""
+        ``seed``, in ``config``'s environment."""
 
     def train_extras(self, batch) -> dict[str, float]:
         """Extra columns of an iteration's progress row, after the train mean and CVaR."""
@@ -165,7 +172,7 @@ class VariBADExperiment(Experiment):
         sampler_seed, env_seed, agent_seed = np.random.SeedSequence(config.seed).spawn(3)
         family = self.task_family()
         sampler = make_sampler(config, family, sampler_seed, baseline="varibad")
-        env = self.make_env(config.num_envs)
+        env = self.make_env(config.num_envs, config)
         env.reset(seed=int(env_seed.generate_state(1)[0]))
         agent = VariBAD.for_env(env, config.varibad_config(), agent_seed)
         valid_tasks = self.evaluation_tasks(config.n_valid_tasks, config.test_seed + 1)
@@ -213,7 +220,7 @@ class VariBADExperiment(Experiment):
                 **{k: v for k, v in stats.items() if k != "trained_tasks"},
             }
             if (iteration + 1) % config.eval_every == 0 or iteration + 1 == total:
-                valid = self.evaluate(agent, valid_tasks, config.test_seed + 1)
+                valid = self.evaluate(agent, valid_tasks, config.test_seed + 1, config)
                 row["valid_mean_return"] = float(valid.mean())
                 row["valid_cvar_return"] = cvar(valid, config.alpha)
                 if config.test_best_valid:

@@ -308,7 +308,8 @@ class VariBAD:
             features = self.policy.features(obs, latent)
             old_values = self.policy.value(features)
             old_log_probs, _ = self.policy.log_prob_entropy(self.policy.action_params(features), rollout.actions)
-        advantages = discounted_advantages(rewards, old_values, c.gamma, c.gae_lambda)
+        ends = rollout.next_obs[:, 0, -1] > 0 if c.episode_ends == "truncate" else None  # the done flags
+        advantages = discounted_advantages(rewards, old_values, c.gamma, c.gae_lambda, ends)
         trained_tasks = int((task_weights > 0).sum())
         if c.tail_masking == "advantages":  # the authors' bad_masks: masked tasks stay, with advantage 0
             advantages = advantages.masked_fill(task_weights == 0, 0.0)

@@ -70,6 +70,13 @@ class VariBADConfig:
     pays for the raw value, which keeps the policy's standard deviation in check; with ``"clip"`` an entropy bonus
     can grow it without bound (on HalfCheetah-Mass from 1 to about 10 over 3e7 frames). Either way PPO's
     log-probabilities are those of the raw sample."""
+    episode_ends: str = "bamdp"
+    """How GAE treats the ends of episodes (:func:`roml.algos.varibad.ppo.discounted_advantages`). ``"bamdp"``:
+    GAE runs through the ends of the inner episodes and the BAMDP's end is terminal (value 0). ``"truncate"``: the
+    authors' (``bad_masks`` with proper time limits): every episode end, the BAMDP's included, is a time-limit
+    truncation: the episode's last step gets advantage 0 and the step before it bootstraps from the last state's
+    value. On HalfCheetah-Mass ``"truncate"`` learned much faster (the MuJoCo presets use it); Khazad-Dum keeps
+    ``"bamdp"``."""
     normalize_rewards: bool = True
     """Divide the policy's rewards by the running std of the discounted return (clipped to +-10)."""
     normalize_state: bool = True
@@ -94,6 +101,9 @@ class VariBADConfig:
     """Adam learning rate of the encoder and decoder."""
     kl_weight: float = 0.1
     """Weight of the KL terms of the ELBO."""
+    kl_reduction: str = "mean"
+    """How the KL terms of a batch of trajectories are combined: ``"mean"`` (ours, like the reconstruction) or
+    ``"sum"`` (the authors': an effective KL weight ``vae_batch_size`` times larger)."""
     vae_buffer_size: int = 10_000
     """Trajectories (whole BAMDPs) kept for VAE training, oldest dropped first."""
     vae_batch_size: int = 10
@@ -150,6 +160,10 @@ class VariBADConfig:
             raise ValueError("anneal_lr needs total_iterations (the number of updates to anneal over)")
         if self.action_map not in ("clip", "tanh", "raw"):
             raise ValueError(f"action_map must be 'clip', 'tanh' or 'raw', got {self.action_map!r}")
+        if self.episode_ends not in ("bamdp", "truncate"):
+            raise ValueError(f"episode_ends must be 'bamdp' or 'truncate', got {self.episode_ends!r}")
+        if self.kl_reduction not in ("mean", "sum"):
+            raise ValueError(f"kl_reduction must be 'mean' or 'sum', got {self.kl_reduction!r}")
         if self.tail_masking not in ("loss", "advantages"):
             raise ValueError(f"tail_masking must be 'loss' or 'advantages', got {self.tail_masking!r}")
         if self.vae_batch_size > self.vae_buffer_size:
@@ -175,19 +189,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         num_envs=16, episodes_per_task=2, policy_layers=(128, 128), state_embedding=64, latent_embedding=64,
         policy_init="normc", policy_lr=7e-4, anneal_lr=False, ppo_epochs=2, ppo_minibatches=8, ppo_clip=0.1,
         entropy_coef=0.01, gamma=0.97, latent_dim=5, normalize_latent=True, vae_updates=1, tbptt=50,
-        vae_subsample_elbos=50, vae_subsample_decodes=50, action_map="raw",
+        vae_subsample_elbos=50, vae_subsample_decodes=50, action_map="raw", episode_ends="truncate",
     ),
     "humanoid": dict(
         num_envs=32, episodes_per_task=2, policy_layers=(512, 256), state_embedding=0, latent_embedding=0,
         policy_init="orthogonal", policy_lr=7e-4, anneal_lr=True, ppo_epochs=4, ppo_minibatches=2, ppo_clip=0.1,
         entropy_coef=0.001, gamma=0.99, latent_dim=10, normalize_latent=False, vae_updates=10, tbptt=None,
-        vae_subsample_elbos=100, vae_subsample_decodes=100, action_map="tanh",
+        vae_subsample_elbos=100, vae_subsample_decodes=100, action_map="tanh", episode_ends="truncate",
     ),
     "ant": dict(
         num_envs=8, episodes_per_task=2, policy_layers=(128, 128), state_embedding=64, latent_embedding=64,
         policy_init="orthogonal", policy_lr=1e-3, anneal_lr=True, ppo_epochs=2, ppo_minibatches=1, ppo_clip=0.05,
         entropy_coef=0.01, gamma=0.97, latent_dim=10, normalize_latent=False, vae_updates=5, tbptt=None,
-        vae_subsample_elbos=None, vae_subsample_decodes=None, action_map="raw",
+        vae_subsample_elbos=None, vae_subsample_decodes=None, action_map="raw", episode_ends="truncate",
     ),
 }
 """The columns of the VariBAD table of reference section 5 (App. D.1-D.2), as overrides of the defaults (which are

@@ -15,16 +15,34 @@ from scipy.signal import lfilter
 from torch.nn import functional as F
 
 
-def discounted_advantages(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
-    """GAE(gamma, lambda) advantages ``(T, N)`` of BAMDPs that end (terminally) after their last step ``T - 1``.
+def discounted_advantages(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float,
+                          episode_ends: torch.Tensor | None = None) -> torch.Tensor:
+    """GAE(gamma, lambda) advantages ``(T, N)`` of BAMDPs of ``T`` steps.
 
-    ``delta_t = r_t + gamma V_{t+1} - V_t`` with ``V_T = 0``; ``A_t = delta_t + gamma lambda A_{t+1}``. Episode ends
-    inside a BAMDP are not terminal: the belief, and so the return, carries across them. (The authors' code also
-    cut the GAE chain at every inner-episode end, through gym's time-limit flags; we do not.)
+    Without ``episode_ends`` the BAMDP ends terminally after its last step ``T - 1``: ``delta_t = r_t + gamma
+    V_{t+1} - V_t`` with ``V_T = 0`` and ``A_t = delta_t + gamma lambda A_{t+1}``; episode ends inside a BAMDP are
+    not terminal (the belief, and so the return, carries across them).
+
+    With ``episode_ends`` (a ``(T,)`` bool tensor, True on the last step of every episode, the BAMDP's last step
+    included) every episode end is a time-limit truncation, as in the authors' VariBAD (their ``bad_masks`` with
+    proper time limits): the last step of an episode gets advantage 0 (its return target is its own value), and
+    the steps before it run GAE within the episode, the step before the last one bootstrapping from the value of
+    the episode's last state. Nothing flows from one episode of the BAMDP into the previous one.
     """
-    next_values = torch.cat([values[1:], torch.zeros_like(values[:1])])
-    deltas = rewards + gamma * next_values - values
-    return discounted_sums(deltas, gamma * lam, reverse=True)
+    if episode_ends is None:
+        next_values = torch.cat([values[1:], torch.zeros_like(values[:1])])
+        deltas = rewards + gamma * next_values - values
+        return discounted_sums(deltas, gamma * lam, reverse=True)
+    ends = torch.as_tensor(episode_ends, dtype=torch.bool).nonzero().flatten().tolist()
+    if len(episode_ends) != len(rewards) or not ends or ends[-1] != len(rewards) - 1:
+        raise ValueError(f"episode_ends must hold one flag per step ({len(rewards)}), True on the last one")
+    advantages = torch.zeros_like(rewards)
+    first = 0
+    for last in ends:  # one GAE chain per episode, over its steps first .. last - 1
+        deltas = rewards[first:last] + gamma * values[first + 1:last + 1] - values[first:last]
+        advantages[first:last] = discounted_sums(deltas, gamma * lam, reverse=True)
+        first = last + 1
+    return advantages
 
 
 def discounted_sums(x: torch.Tensor, discount: float, reverse: bool = False) -> torch.Tensor:

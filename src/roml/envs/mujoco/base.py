@@ -8,9 +8,9 @@ Three pieces, from the bottom up:
   a pristine copy taken when the environment was built (so tasks never compound: setting A, then B, then A gives the
   model of A), multiplies, recomputes the collision bounds if geometry changed (:func:`refresh_collision_bounds`)
   and finally calls ``mujoco.mj_setConst`` so that the derived constants (subtree masses, ``dof_invweight0``, ...)
-  match the new model.
-- **The physics batch** (:class:`PhysicsBatch`) steps ``n`` (model, data) pairs of one environment class with one
-  C call per sub-environment (``mujoco.mj_step(..., nstep=frame_skip)``), copies the arrays the class needs into
+  match the new model; with ``recompute=False`` (the authors' physics) it does neither.
+- **The physics batch** (:class:`PhysicsBatch`) steps ``n`` (model, data) pairs of one environment with one
+  C call per sub-environment (``mujoco.mj_step(..., nstep=frame_skip)``), copies the arrays the environment needs into
   stacked ``(n, ...)`` buffers, and computes observations and rewards for all ``n`` at once with numpy. A single
   environment is the batch of one, so :class:`MujocoTaskEnv` and
   :class:`~roml.envs.mujoco.vector.MujocoTaskVecEnv` run the same code and give identical trajectories.
@@ -55,6 +55,7 @@ from roml.tasks import TaskFamily
 __all__ = [
     "COLLISION_FIELDS",
     "EPISODE_LENGTH",
+    "AuthorsMassScale",
     "BodyMassScale",
     "DofDampingScale",
     "FieldScale",
@@ -240,6 +241,22 @@ class BodyMassScale(ModelParameter):
         return "BodyMassScale()"
 
 
+class AuthorsMassScale(ModelParameter):
+    """The authors' mass factor: ``body_mass`` of every body and the radius (``geom_size[:, 0]``) of every geom of
+    the robot (every geom not attached to the world body) times the factor; inertias stay as compiled. Use it with
+    ``ModelTaskApplier(..., recompute=False)``, as the authors never recomputed the derived constants or the
+    collision bounds after the change."""
+
+    fields = ("body_mass", "geom_size")
+
+    def scale(self, model, factor):
+        model.body_mass[:] *= factor
+        model.geom_size[model.geom_bodyid > 0, 0] *= factor
+
+    def __repr__(self) -> str:
+        return "AuthorsMassScale()"
+
+
 class DofDampingScale(ModelParameter):
     """Damping factor: ``dof_damping`` of every degree of freedom times the factor (joints with no damping keep
     none)."""
@@ -321,14 +338,17 @@ class ModelTaskApplier:
     At construction it copies every array the parameters write (plus :data:`COLLISION_FIELDS` if any parameter is
     geometric) from the model as compiled. :meth:`apply` restores those copies, multiplies by the factors in order,
     recomputes the collision bounds if needed and calls ``mujoco.mj_setConst(model, data)`` (which also overwrites
-    ``data``: apply tasks only between episodes). All-ones factors give back the compiled model exactly.
+    ``data``: apply tasks only between episodes). All-ones factors give back the compiled model exactly. With
+    ``recompute=False`` neither the collision bounds nor the derived constants are recomputed: they stay those of
+    the compiled model, as in the authors' code, which edited the model arrays in place.
     """
 
-    def __init__(self, model: mujoco.MjModel, parameters: Sequence[ModelParameter]):
+    def __init__(self, model: mujoco.MjModel, parameters: Sequence[ModelParameter], recompute: bool = True):
         self.parameters = tuple(parameters)
         for parameter in self.parameters:
             parameter.check(model)
-        self.geometric = any(p.geometric for p in self.parameters)
+        self.recompute = bool(recompute)
+        self.geometric = self.recompute and any(p.geometric for p in self.parameters)
         names = {f for p in self.parameters for f in p.fields}
         if self.geometric:
             names.update(COLLISION_FIELDS)
@@ -343,7 +363,8 @@ class ModelTaskApplier:
             parameter.scale(model, float(factor))
         if self.geometric:
             refresh_collision_bounds(model)
-        mujoco.mj_setConst(model, data)
+        if self.recompute:
+            mujoco.mj_setConst(model, data)
 
 
 # Docstring fragments the robot modules share (the task tables of the Mass and Body tasks).
@@ -393,9 +414,10 @@ _STATE = mujoco.mjtState.mjSTATE_INTEGRATION  # everything mj_step reads: exact 
 
 
 class PhysicsBatch:
-    """``n`` MuJoCo simulations of one task-environment class, stepped together.
+    """``n`` MuJoCo simulations of one task environment's kind, stepped together.
 
-    The environment class (a :class:`MujocoTaskEnv` subclass) declares which ``mujoco.MjData`` arrays it reads
+    The environment ``env`` (a :class:`MujocoTaskEnv` instance whose options, such as its observation, every
+    simulation shares) declares which ``mujoco.MjData`` arrays it reads
     (``data_fields``), whether it needs ``cfrc_ext`` (``contact_forces``: then ``mj_rnePostConstraint`` runs after
     each step, as in Gymnasium's MuJoCo environments), its reset noise, and the batched functions ``_observe``,
     ``_position`` and ``_reward``. Per step the batch writes each action into ``data.ctrl``, calls
@@ -411,16 +433,16 @@ class PhysicsBatch:
         steps: steps taken since the last start.
     """
 
-    def __init__(self, env_cls: type[MujocoTaskEnv], models: Sequence[mujoco.MjModel], datas: Sequence[mujoco.MjData],
+    def __init__(self, env: MujocoTaskEnv, models: Sequence[mujoco.MjModel], datas: Sequence[mujoco.MjData],
                  frame_skip: int):
-        self.env_cls = env_cls
+        self.env = env
         self.models = list(models)
         self.datas = list(datas)
         self.n = len(self.models)
         self.frame_skip = int(frame_skip)
         self.dt = float(self.models[0].opt.timestep) * self.frame_skip
         self._ctrl = [d.ctrl for d in self.datas]
-        self._views = {name: [getattr(d, name) for d in self.datas] for name in env_cls.data_fields}
+        self._views = {name: [getattr(d, name) for d in self.datas] for name in env.data_fields}
         self.buffers = {name: np.zeros((self.n,) + views[0].shape) for name, views in self._views.items()}
         self._copies = [(self.buffers[name], views) for name, views in self._views.items()]
         self._qpos0 = self.models[0].qpos0.copy()
@@ -443,7 +465,7 @@ class PhysicsBatch:
         noise is drawn even where ``qpos``/``qvel`` (``(n, nq)``/``(n, nv)`` arrays) replace the random state, so
         the generator's stream does not depend on them.
         """
-        (qpos_kind, qpos_scale), (qvel_kind, qvel_scale) = self.env_cls.reset_noise
+        (qpos_kind, qpos_scale), (qvel_kind, qvel_scale) = self.env.reset_noise
         qpos_noise = _noise(rng, qpos_kind, qpos_scale, (self.n, self.nq))
         qvel_noise = _noise(rng, qvel_kind, qvel_scale, (self.n, self.nv))
         start_qpos = self._qpos0 + qpos_noise if qpos is None else qpos
@@ -457,16 +479,16 @@ class PhysicsBatch:
         self.body_mass = np.stack([m.body_mass for m in self.models])
         self.refresh()
         self.steps = 0
-        return self.env_cls._observe(self)
+        return self.env._observe(self)
 
     def refresh(self) -> None:
         """Re-read every simulation after its state was set (and ``mj_forward`` run): the buffers and the position
         the next step's velocity is measured from."""
         for i, (model, data) in enumerate(zip(self.models, self.datas)):
-            if self.env_cls.contact_forces:
+            if self.env.contact_forces:
                 mujoco.mj_rnePostConstraint(model, data)
             self._gather(i)
-        self.position = self.env_cls._position(self)
+        self.position = self.env._position(self)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Advance every simulation by one environment step under ``actions`` (``(n, nu)`` float64).
@@ -475,7 +497,7 @@ class PhysicsBatch:
         of ``(n,)`` arrays).
         """
         step, post, nstep = mujoco.mj_step, mujoco.mj_rnePostConstraint, self.frame_skip
-        contact = self.env_cls.contact_forces
+        contact = self.env.contact_forces
         copies = self._copies
         for i, (model, data) in enumerate(zip(self.models, self.datas)):
             self._ctrl[i][:] = actions[i]
@@ -486,9 +508,9 @@ class PhysicsBatch:
                 buffer[i] = views[i]
         self.steps += 1
         before = self.position
-        self.position = self.env_cls._position(self)
-        reward, info = self.env_cls._reward(self, actions, before, self.position)
-        return self.env_cls._observe(self), reward, info
+        self.position = self.env._position(self)
+        reward, info = self.env._reward(self, actions, before, self.position)
+        return self.env._observe(self), reward, info
 
     # -------------------------------------------------------------------------------------------- exact copies
     def get_state(self) -> dict[str, Any]:
@@ -589,20 +611,30 @@ class MujocoTaskEnv:
     """Arguments for ``parent.__init__`` (besides ``render_mode``)."""
     model_parameters: ClassVar[tuple[ModelParameter, ...]] = ()
     """The task's model parameters, one per task dimension (none for reward-only tasks such as velocities)."""
+    options: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """The environment's constructor options and their values, the default first (e.g. HalfCheetah's
+    ``observation``); :meth:`check_options` validates them."""
+    recompute_derived: bool = True
+    """Whether a task recomputes the model's derived constants and collision bounds (see :class:`ModelTaskApplier`;
+    False under the authors' mass physics)."""
 
-    def __init__(self, task: Any = None, render_mode: str | None = None):
+    def __init__(self, task: Any = None, render_mode: str | None = None, **options: str):
         """Args:
             task: the first task (default: the family's median task, e.g. factor 1); see :meth:`set_task`.
             render_mode: as Gymnasium's MuJoCo environments ("human", "rgb_array", ...; needs OpenGL).
+            options: the environment's options (:attr:`options`), e.g. ``observation="authors"``.
         """
-        self._build(task, render_mode)
+        self._build(task, render_mode, options)
 
-    def _build(self, task: Any, render_mode: str | None, **pickle_kwargs: Any) -> None:
-        """Build the Gymnasium environment (model, action space, renderer), then the task machinery, and record
-        ``task``, ``render_mode`` and ``pickle_kwargs`` as the constructor arguments that pickling replays."""
+    def _build(self, task: Any, render_mode: str | None, options: dict[str, str], **pickle_kwargs: Any) -> None:
+        """Set the options as attributes, build the Gymnasium environment (model, action space, renderer), then the
+        task machinery, and record ``task``, ``render_mode``, the options and ``pickle_kwargs`` as the constructor
+        arguments that pickling replays."""
+        for key, value in self.check_options(**options).items():
+            setattr(self, key, value)
         self.parent.__init__(self, render_mode=render_mode, **self.parent_kwargs)
         self._init_task_env(task)
-        EzPickle.__init__(self, task=task, render_mode=render_mode, **pickle_kwargs)
+        EzPickle.__init__(self, task=task, render_mode=render_mode, **options, **pickle_kwargs)
 
     # -------------------------------------------------------------------------------------- set-up (subclasses)
     def _initialize_simulation(self):
@@ -612,6 +644,20 @@ class MujocoTaskEnv:
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
         model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
         return model, mujoco.MjData(model)
+
+    @classmethod
+    def check_options(cls, **options: Any) -> dict[str, str]:
+        """``options`` with the defaults of the options not given; ``ValueError`` naming an unknown option or a
+        bad value (cheap: nothing is built)."""
+        unknown = set(options) - set(cls.options)
+        if unknown:
+            have = ", ".join(cls.options) or "none"
+            raise ValueError(f"{cls.__name__} has no option {', '.join(sorted(unknown))} (its options: {have})")
+        for key, value in options.items():
+            if value not in cls.options[key]:
+                raise ValueError(f"{cls.__name__}: {key} must be one of {', '.join(map(repr, cls.options[key]))}, "
+                                 f"got {value!r}")
+        return {key: options.get(key, values[0]) for key, values in cls.options.items()}
 
     def _model_parameters(self) -> tuple[ModelParameter, ...]:
         """The model parameters of this instance (``model_parameters`` unless a subclass depends on its
@@ -624,9 +670,9 @@ class MujocoTaskEnv:
         if parameters and len(parameters) != self._family.dim:
             raise ValueError(f"{type(self).__name__}: {len(parameters)} model parameters for {self._family.dim} "
                              "task dimensions")
-        self._applier = ModelTaskApplier(self.model, parameters) if parameters else None
+        self._applier = ModelTaskApplier(self.model, parameters, self.recompute_derived) if parameters else None
         self._applied: np.ndarray | None = None
-        self._batch = PhysicsBatch(type(self), [self.model], [self.data], self.frame_skip)
+        self._batch = PhysicsBatch(self, [self.model], [self.data], self.frame_skip)
         self._next_task = default_task(self._family) if task is None else self._check_task(task)
         self._task = self._next_task.copy()
         self._apply_model_task(self._task)

@@ -26,6 +26,7 @@ distribution above; ``eps = 0.02``), as the authors' samplers (reference section
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,6 +184,12 @@ def task_family(name: str) -> TaskFamily:
     """The task family of environment ``name`` (e.g. ``"HalfCheetahMass"`` or ``"roml/HalfCheetahMass-v0"``): a
     :class:`roml.tasks.TaskFamily` whose ``phi0`` is the original task distribution. Needs no ``mujoco``."""
     return env_info(name).family()
+
+
+def env_class(name: str) -> type:
+    """The environment class of ``name`` (imports its module, and so ``mujoco``)."""
+    module, _, cls_name = env_info(name).entry_point.partition(":")
+    return getattr(importlib.import_module(module), cls_name)
 
 
 def env_id(name: str) -> str:

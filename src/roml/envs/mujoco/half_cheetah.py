@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from roml.envs.mujoco.base import (
+    AuthorsMassScale,
     BodyMassScale,
     DofDampingScale,
     FieldScale,
@@ -50,7 +51,8 @@ _COMMON = """
 
     ## Observation space
 
-    ``Box(-inf, inf, (17,), float32)``, read after the step:
+    ``Box(-inf, inf, (17,), float32)`` (``observation="v5"``, the default) or ``(20,)`` (``observation="authors"``,
+    what the paper's experiments use), read after the step:
 
     | Index | Observation                                            | Unit                     |
     |-------|--------------------------------------------------------|--------------------------|
@@ -61,8 +63,12 @@ _COMMON = """
     | 9     | z velocity of the torso                                | velocity (m/s)           |
     | 10    | angular velocity of the torso                          | angular velocity (rad/s) |
     | 11-16 | angular velocities of the six joints                   | angular velocity (rad/s) |
+    | 17-19 | ``"authors"`` only: the torso's position x, y, z       | position (m)             |
 
-    The torso's x position is left out, as in Gymnasium's v5 default.
+    With ``"v5"`` the torso's x position is left out, as in Gymnasium's v5 default. The authors appended the torso's
+    position (``data.xpos``, what their ``get_body_com("torso")`` returned): its y is always 0 and its z repeats
+    ``rootz`` (plus 0.7), but its x, the distance run so far, tells a critic that cannot see the time how far into
+    the episode it is. The roml experiments use ``"authors"`` (``docs/architecture.md`` has the measurement).
 
     ## Starting state
 
@@ -95,13 +101,23 @@ _DIFFERENCES = """
     ## Differences from the authors' code (``RobustMetaRL/environments/mujoco/half_cheetah*.py``)
 
     - Gymnasium v5 and the ``mujoco`` bindings instead of gym 0.17 and mujoco-py; seeded resets.
-    - The observation drops the authors' last three entries, the torso's centre of mass: its y is always 0, its z
-      repeats ``rootz`` and its x is the unbounded absolute position.
+    - ``observation="v5"`` (the default) drops the authors' last three entries, the torso's position; ``"authors"``
+      keeps them.
 """
 
 _MASS_DIFFERENCES = mass_difference_doc(
     " and also set every capsule's radius to ``0.046 * factor``, mixing a geometry change into the mass task"
+    ' (``mass_physics="authors"`` does as they did)'
 )
+_MASS_PHYSICS = """
+    ## Mass physics
+
+    ``mass_physics="density"`` (the default) scales mass and inertia together (a denser body of the same shape)
+    and recomputes the derived constants. ``mass_physics="authors"``, what the paper's experiments use, is the
+    authors' version: ``body_mass`` times the factor, the radius of every capsule of the cheetah times the factor
+    (``0.046 * factor``: a heavy cheetah is also a thick one), the inertias as compiled, and nothing derived
+    recomputed (subtree masses, ``dof_invweight0``, collision bounds stay those of the original model).
+"""
 _BODY_TASK = body_task_doc("joints: 6, 4.5, 3, 4.5, 3, 1.5", "head_size", "the head capsule's half-length (0.15)")
 
 
@@ -114,10 +130,20 @@ class HalfCheetahTaskEnv(MujocoTaskEnv, HalfCheetahEnv):
     data_fields = ("qpos", "qvel")
     contact_forces = False
     reset_noise = (("uniform", 0.1), ("normal", 0.1))
+    options = {"observation": ("v5", "authors")}
+    observation: str
 
-    @classmethod
-    def _observe(cls, batch: PhysicsBatch) -> np.ndarray:
-        return np.concatenate([batch.buffers["qpos"][:, 1:], batch.buffers["qvel"]], axis=1, dtype=np.float32)
+    def _init_task_env(self, task: Any) -> None:
+        self._torso = self.model.body("torso").id
+        if self.observation == "authors":
+            self.data_fields = ("qpos", "qvel", "xpos")
+        super()._init_task_env(task)
+
+    def _observe(self, batch: PhysicsBatch) -> np.ndarray:
+        parts = [batch.buffers["qpos"][:, 1:], batch.buffers["qvel"]]
+        if self.observation == "authors":
+            parts.append(batch.buffers["xpos"][:, self._torso])
+        return np.concatenate(parts, axis=1, dtype=np.float32)
 
     @classmethod
     def _position(cls, batch: PhysicsBatch) -> np.ndarray:
@@ -176,7 +202,21 @@ class HalfCheetahVelEnv(HalfCheetahTaskEnv):
         return tracking - ctrl, info
 
 
-class HalfCheetahMassEnv(HalfCheetahTaskEnv):
+class _MassPhysics(HalfCheetahTaskEnv):
+    """The ``mass_physics`` option of the tasks whose first factor is the mass (Mass, Body)."""
+
+    options = {**HalfCheetahTaskEnv.options, "mass_physics": ("density", "authors")}
+    mass_physics: str
+
+    @property
+    def recompute_derived(self) -> bool:
+        return self.mass_physics != "authors"
+
+    def _mass_parameter(self) -> ModelParameter:
+        return AuthorsMassScale() if self.mass_physics == "authors" else BodyMassScale()
+
+
+class HalfCheetahMassEnv(_MassPhysics):
     __doc__ = f"""HalfCheetah-Mass: run forward as fast as possible with a body of unknown mass (App. D.2, Fig. 4).
 
     ## Description
@@ -184,14 +224,15 @@ class HalfCheetahMassEnv(HalfCheetahTaskEnv):
     The task multiplies the mass (and inertia) of every body of the cheetah by one factor in [0.5, 2]. The
     agent does not observe it; a heavy cheetah runs slower under the same torques.
     {_COMMON}{_FORWARD_REWARD}
-    {MASS_TASK_DOC}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
+    {MASS_TASK_DOC}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
 
     name = "HalfCheetahMass"
 
-    model_parameters = (BodyMassScale(),)
+    def _model_parameters(self) -> tuple[ModelParameter, ...]:
+        return (self._mass_parameter(),)
 
 
-class HalfCheetahBodyEnv(HalfCheetahTaskEnv):
+class HalfCheetahBodyEnv(_MassPhysics):
     __doc__ = f"""HalfCheetah-Body: run forward with unknown mass, joint damping and head size (App. D.2).
 
     ## Description
@@ -199,11 +240,12 @@ class HalfCheetahBodyEnv(HalfCheetahTaskEnv):
     Three independent factors in [0.5, 2] change the cheetah's mass, its joints' damping and the length of its
     head (the capsule in front of the torso, which hits the ground when the cheetah pitches forward).
     {_COMMON}{_FORWARD_REWARD}
-    {_BODY_TASK}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
+    {_BODY_TASK}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
 
     name = "HalfCheetahBody"
 
-    model_parameters = (BodyMassScale(), DofDampingScale(), GeomSizeScale("head", (1,)))
+    def _model_parameters(self) -> tuple[ModelParameter, ...]:
+        return (self._mass_parameter(), DofDampingScale(), GeomSizeScale("head", (1,)))
 
 
 def _ten_d_table() -> str:
@@ -243,12 +285,12 @@ class HalfCheetah10DEnv(HalfCheetahTaskEnv):
       the dynamics.
     """
 
-    def __init__(self, variant: str = "a", task: Any = None, render_mode: str | None = None):
+    def __init__(self, variant: str = "a", task: Any = None, render_mode: str | None = None, **options: str):
         if variant not in TEN_D_SETS:
             raise ValueError(f"variant must be one of {sorted(TEN_D_SETS)}, got {variant!r}")
         self.variant = variant
         self.name = f"HalfCheetah10D-{variant}"
-        self._build(task, render_mode, variant=variant)
+        self._build(task, render_mode, options, variant=variant)
 
     def _model_parameters(self) -> tuple[ModelParameter, ...]:
         return tuple(FieldScale(field) for field in TEN_D_SETS[self.variant])

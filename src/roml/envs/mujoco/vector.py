@@ -7,7 +7,6 @@ through reset options that an autoreset would drop, and nothing resets by itself
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,7 @@ from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from roml.envs.mujoco.base import MujocoTaskEnv, PhysicsBatch, check_actions, check_state, check_tasks
-from roml.envs.mujoco.catalog import ENVIRONMENTS, env_info
+from roml.envs.mujoco.catalog import ENVIRONMENTS, env_class, env_info
 
 __all__ = ["MujocoTaskVecEnv"]
 
@@ -31,8 +30,7 @@ def _resolve(env: str | type[MujocoTaskEnv], kwargs: dict[str, Any]) -> tuple[ty
     """The environment class and its constructor arguments, from a name/id in the catalog or a class."""
     if isinstance(env, str):
         info = env_info(env)
-        module, _, cls_name = info.entry_point.partition(":")
-        cls = getattr(importlib.import_module(module), cls_name)
+        cls = env_class(env)
         merged = dict(info.kwargs)
         for key, value in kwargs.items():
             if key in merged and merged[key] != value:
@@ -109,7 +107,7 @@ class MujocoTaskVecEnv(VectorEnv):
         self.single_action_space = first.action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._batch = PhysicsBatch(cls, [e.model for e in self.envs], [e.data for e in self.envs], first.frame_skip)
+        self._batch = PhysicsBatch(first, [e.model for e in self.envs], [e.data for e in self.envs], first.frame_skip)
         if tasks is None:
             self._next_tasks = np.stack([e.get_task() for e in self.envs])
         else:
