@@ -688,3 +688,69 @@ def test_velocity_and_goal_tasks_leave_the_model_alone():
         env = env_cls()
         env.reset(seed=0, options={"task": task})
         assert model_bytes(env.model) == model_bytes(load_model(env.fullpath))
+
+
+# ------------------------------------------------------------------------------------- the authors' options
+@pytest.mark.parametrize("name", ["HalfCheetahVel", "HalfCheetahMass", "HalfCheetahBody", "HalfCheetah10D-b"])
+def test_authors_observation_appends_the_torso_position(name):
+    """observation="authors": Gymnasium's 17 numbers, then the torso's ``data.xpos`` (x run so far, y = 0, z about
+    rootz + 0.7: MuJoCo computed it before the step's last substep, as in the authors' code), after reset and every
+    step; the single env and the vector env agree."""
+    task = sample_tasks(name, 1, seed=3)[0]
+    authors, v5 = make(name, task=task, observation="authors"), make(name, task=task)
+    assert authors.observation_space.shape == (20,) and v5.observation_space.shape == (17,)
+    vec = MujocoTaskVecEnv(name, 1, tasks=task[None], observation="authors")
+    torso = authors.model.body("torso").id
+    first = [authors.reset(seed=4)[0], v5.reset(seed=4)[0], vec.reset(seed=4)[0][0]]
+    for a in [None, *random_actions(authors.action_space, 10, seed=5)]:
+        obs, plain, batched = first if a is None else (authors.step(a)[0], v5.step(a)[0], vec.step(a[None])[0][0])
+        np.testing.assert_array_equal(obs[:17], plain)
+        np.testing.assert_array_equal(obs[17:], authors.data.xpos[torso].astype(np.float32))
+        np.testing.assert_array_equal(batched, obs)
+        assert obs[18] == 0 and obs[19] == pytest.approx(obs[0] + 0.7, abs=0.05)
+    assert obs[17] == pytest.approx(authors.data.qpos[0], abs=0.05) and obs[17] != 0
+
+
+@pytest.mark.parametrize("env_cls", [HalfCheetahMassEnv, HalfCheetahBodyEnv])
+def test_authors_mass_physics_scales_masses_and_radii_and_recomputes_nothing(env_cls):
+    """mass_physics="authors": body masses and the cheetah's capsule radii (0.046) times the factor, the inertias,
+    derived constants and collision bounds those of the compiled model; tasks never compound."""
+    env = env_cls(mass_physics="authors")
+    pristine = load_model(env.fullpath)
+    robot_geoms = pristine.geom_bodyid > 0
+    np.testing.assert_array_equal(pristine.geom_size[robot_geoms, 0], 0.046)
+    task = [1.7] if env_cls is HalfCheetahMassEnv else [1.7, 0.8, 1.3]
+    for t in (task, [0.6] * len(task), task):
+        env.reset(seed=0, options={"task": t})
+        factor = t[0]
+        np.testing.assert_allclose(env.model.body_mass, pristine.body_mass * factor, rtol=1e-15)
+        np.testing.assert_allclose(env.model.geom_size[robot_geoms, 0], 0.046 * factor, rtol=1e-15)
+        np.testing.assert_array_equal(env.model.geom_size[~robot_geoms], pristine.geom_size[~robot_geoms])
+        for field in ("body_inertia", "body_subtreemass", "dof_invweight0", "body_invweight0", "geom_rbound"):
+            np.testing.assert_array_equal(getattr(env.model, field), getattr(pristine, field), err_msg=field)
+    if env_cls is HalfCheetahBodyEnv:  # the head's half-length, the other factors as with density physics
+        head = env.model.geom("head").id
+        assert env.model.geom_size[head, 1] == pytest.approx(pristine.geom_size[head, 1] * 1.3, rel=1e-15)
+        np.testing.assert_allclose(env.model.dof_damping, pristine.dof_damping * 0.8, rtol=1e-15)
+    density = env_cls()  # the default recomputes: the two physics differ
+    density.reset(seed=0, options={"task": task})
+    assert density.model.body_subtreemass[0] == pytest.approx(pristine.body_subtreemass[0] * task[0], rel=1e-12)
+
+
+def test_env_options_are_validated_and_survive_pickling():
+    with pytest.raises(ValueError, match="observation must be one of 'v5', 'authors', got 'full'"):
+        HalfCheetahMassEnv(observation="full")
+    with pytest.raises(ValueError, match="mass_physics must be one of"):
+        MujocoTaskVecEnv("HalfCheetahBody", 2, mass_physics="authors ")
+    with pytest.raises(ValueError, match="HalfCheetahVelEnv has no option mass_physics"):
+        make("HalfCheetahVel", mass_physics="authors")
+    with pytest.raises(ValueError, match="HumanoidMassEnv has no option observation"):
+        HumanoidMassEnv(observation="authors")
+    env = make("HalfCheetahMass", task=[1.4], observation="authors", mass_physics="authors")
+    env.reset(seed=1)
+    env.step(np.zeros(6))
+    clone = pickle.loads(pickle.dumps(env))
+    assert (clone.observation, clone.mass_physics) == ("authors", "authors")
+    np.testing.assert_array_equal(clone.model.geom_size, env.model.geom_size)
+    a = np.full(6, 0.3)
+    np.testing.assert_array_equal(clone.step(a)[0], env.step(a)[0])

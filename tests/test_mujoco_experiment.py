@@ -146,6 +146,30 @@ def test_the_twelve_experiments_carry_their_robots_settings():
         get_experiment("ant-goal").config("roml", 0, "smoke", {"ppo_clip": -1.0})
 
 
+def test_half_cheetah_experiments_use_the_authors_gae_observation_and_mass_physics(tmp_path, capsys):
+    for name in MUJOCO:
+        config = get_experiment(name).config("varibad", 0, "quick")
+        assert config.episode_ends == "truncate" and config.kl_reduction == "mean", name
+        if name.startswith("half-cheetah"):
+            mass = name in ("half-cheetah-mass", "half-cheetah-body")
+            assert (config.observation, config.mass_physics) == ("authors", "authors" if mass else None), name
+        else:
+            assert (config.observation, config.mass_physics) == (None, None), name
+    experiment = get_experiment("half-cheetah-body")
+    config = experiment.config("varibad", 0, "smoke", {"observation": "v5", "mass_physics": "density"})
+    assert experiment.make_env(2, config).single_observation_space.shape == (17,)
+    env = experiment.make_env(2, experiment.config("varibad", 0, "smoke"))
+    assert env.single_observation_space.shape == (20,) and env.envs[0].mass_physics == "authors"
+    for args, message in ((["half-cheetah-mass", "--set", "observation=full"], "observation must be one of"),
+                          (["half-cheetah-vel", "--set", "mass_physics=authors"], "has no option mass_physics"),
+                          (["humanoid-mass", "--set", "observation=authors"], "has no option observation"),
+                          (["half-cheetah-mass", "--set", "episode_ends=never"], "episode_ends must be")):
+        assert main(["train", *args, "--scale", "smoke", "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert not any(tmp_path.iterdir())  # refused before any run folder
+
+
 def test_task_ranges_are_labelled_in_task_units():
     mass = LogBetaBox(-1.0, 1.0, ("mass",))
     name, labels = _range_labels(mass, 0, np.linspace(0, 1, 5))

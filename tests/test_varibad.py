@@ -8,6 +8,7 @@ from gymnasium import spaces
 from roml.algos.optim import FlatAdam
 from roml.algos.varibad import TrajectoryBuffer, VariBAD, VariBADConfig
 from roml.algos.varibad.acting import FoldedActor
+from roml.algos.varibad.config import PRESETS
 from roml.algos.varibad.networks import ActorCritic, Encoder, RewardDecoder, RunningNorm, fast_tanh
 from roml.algos.varibad.ppo import discounted_advantages, discounted_sums
 from roml.algos.varibad.vae import elbo_loss, gaussian_kl
@@ -139,6 +140,49 @@ def test_gae_against_the_closed_forms():
     next_values = torch.cat([values[1:], torch.zeros(1, 3, dtype=torch.float64)])
     torch.testing.assert_close(discounted_advantages(rewards, values, gamma, 0.0),
                                rewards + gamma * next_values - values)
+
+
+def test_truncated_gae_is_the_authors_recursion_with_bad_masks():
+    """episode_ends: the recursion of the authors' VariBAD with proper time limits, written out: masks[t+1] = 0 only
+    at the BAMDP's end, bad_masks[t+1] = 0 at every episode end, ``gae = (delta + gamma lam masks gae) bad_masks``."""
+    rng = np.random.default_rng(1)
+    steps, n, episode = 12, 3, 4
+    rewards, values = (torch.as_tensor(rng.normal(size=(steps, n)), dtype=torch.float64) for _ in range(2))
+    gamma, lam = 0.97, 0.9
+    ends = torch.zeros(steps, dtype=torch.bool)
+    ends[episode - 1::episode] = True
+    expected = torch.empty_like(rewards)
+    gae = torch.zeros(n, dtype=torch.float64)
+    for t in range(steps - 1, -1, -1):
+        mask = 0.0 if t == steps - 1 else 1.0
+        bad_mask = 0.0 if ends[t] else 1.0
+        next_value = values[t + 1] if t + 1 < steps else torch.zeros(n, dtype=torch.float64)
+        delta = rewards[t] + gamma * next_value * mask - values[t]
+        gae = (delta + gamma * lam * mask * gae) * bad_mask
+        expected[t] = gae
+    advantages = discounted_advantages(rewards, values, gamma, lam, ends)
+    torch.testing.assert_close(advantages, expected)
+    assert torch.all(advantages[ends] == 0)
+    # the step before an episode's last one bootstraps from the last state's value
+    torch.testing.assert_close(advantages[2], rewards[2] + gamma * values[3] - values[2])
+    for bad in (ends[:-1], torch.zeros(steps, dtype=torch.bool), ends.flip(0)):
+        with pytest.raises(ValueError, match="episode_ends"):
+            discounted_advantages(rewards, values, gamma, lam, bad)
+
+
+def test_authors_kl_reduction_sums_over_the_batch():
+    batch = {"prev_obs": torch.randn(6, 3, 4, generator=gen(2)), "action_inputs": torch.randn(6, 3, 2, generator=gen(3)),
+             "rewards": torch.randn(6, 3, generator=gen(4)), "next_obs": torch.randn(6, 3, 4, generator=gen(5))}
+    terms = {}
+    for reduction in ("mean", "sum"):
+        config = VariBADConfig(latent_dim=2, vae_subsample_elbos=4, vae_subsample_decodes=3, kl_reduction=reduction)
+        encoder = Encoder(4, 2, 2, 8, 3, 3, 2, gen())
+        decoder = RewardDecoder(2, 4, 2, (6,), 3, 3, gen(1))
+        terms[reduction] = elbo_loss(encoder, decoder, batch, config, gen(6))
+    (loss_mean, rec_mean, kl_mean), (loss_sum, rec_sum, kl_sum) = terms["mean"], terms["sum"]
+    torch.testing.assert_close(rec_sum, rec_mean)
+    torch.testing.assert_close(kl_sum, 3 * kl_mean)
+    torch.testing.assert_close(loss_sum, rec_sum + 0.1 * kl_sum)
 
 
 def test_gaussian_kl_matches_torch():
@@ -405,6 +449,12 @@ def test_config_validation():
         VariBADConfig(gamma=1.5)
     with pytest.raises(ValueError, match="vae_batch_size"):
         VariBADConfig(vae_batch_size=20, vae_buffer_size=10)
+    with pytest.raises(ValueError, match="episode_ends"):
+        VariBADConfig(episode_ends="terminal")
+    with pytest.raises(ValueError, match="kl_reduction"):
+        VariBADConfig(kl_reduction="max")
+    assert VariBADConfig().episode_ends == "bamdp"  # Khazad-Dum
+    assert all(PRESETS[robot]["episode_ends"] == "truncate" for robot in ("half-cheetah", "humanoid", "ant"))
     with pytest.raises(ValueError, match="action_space"):
         VariBAD(spaces.Box(-1, 1, (3,)), spaces.MultiDiscrete([2, 2]))
 

@@ -144,6 +144,7 @@ def _parse_overrides(experiment: str, pairs: tuple[str, ...]) -> dict:
     config_fields = [f for f in fields(get_experiment(experiment).config_class) if f.default is not MISSING]
     defaults = {f.name: f.default for f in config_fields}
     optional = {f.name for f in config_fields if "None" in str(f.type)}
+    strings = {f.name for f in config_fields if str(f.type).startswith("str")}  # e.g. "str | None", default None
     overrides = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
@@ -168,7 +169,7 @@ def _parse_overrides(experiment: str, pairs: tuple[str, ...]) -> dict:
                 value = int(number)
             elif isinstance(default, float):
                 value = float(text)
-            elif isinstance(default, str):
+            elif isinstance(default, str) or name in strings:
                 value = text
             else:
                 raise ValueError

@@ -31,10 +31,10 @@ its two episode returns. Validation: every ``eval_every`` iterations the determi
 fixed tasks (about every 320k frames, 64 tasks; the authors ran 32 every 25 iterations). Test: ``n_test_tasks``
 (1000) tasks drawn once from the original distribution with ``test_seed`` (the same tasks and start states for every
 method and training seed), deterministic actions; per run the mean and CVaR_0.05 of the task return, and of each
-episode's return. The final model is the one reported; the two best-validation models (highest validation mean,
-highest validation CVaR) are tested too (``best_mean_model_*``, ``best_cvar_model_*``), because the authors'
-notebooks report the best-mean model for VariBAD and the best-CVaR model for RoML and CVaR-ML. Every method gets
-both, so a comparison can hold the selection rule fixed.
+episode's return. The final model is the one reported, as in the paper's Tables 1-2 (whose ± are standard errors
+over 30 seeds); the two best-validation models (highest validation mean, highest validation CVaR) are tested too
+(``best_mean_model_*``, ``best_cvar_model_*``), as the authors' analysis notebooks also looked at them, for every
+method, so a comparison can hold a selection rule fixed.
 
 Humanoid keeps 2 500 trajectories in its VAE buffer instead of the authors' 10 000: each holds 400 steps of a
 349-float observation, and 10 000 of them (5.6 GB, copied twice by every checkpoint) do not fit next to a second run

@@ -13,10 +13,10 @@ Every ``eval_every`` iterations (and at the end) the deterministic policy runs `
 the log rows, so a killed run resumes bit-identically. After training, the experiment's own :meth:`test` writes
 ``test.csv`` and the loop writes ``summary.json``.
 
-Model selection. The final model is the one reported. With ``test_best_valid`` the loop also keeps the two
-best-validation models (highest validation mean, highest validation CVaR) and tests them after the final one: the
-authors' MuJoCo notebooks report VariBAD's best-mean model and RoML's and CVaR-ML's best-CVaR model (reference
-section 5, "Validation and model selection"). Their test mean and CVaR join ``summary.json`` as
+Model selection. The final model is the one reported, as in the paper's Tables 1-2. With ``test_best_valid`` the
+loop also keeps the two best-validation models (highest validation mean, highest validation CVaR) and tests them
+after the final one, as the authors' MuJoCo analysis notebooks also looked at them. Their test mean and CVaR join
+``summary.json`` as
 ``best_mean_model_*`` and ``best_cvar_model_*`` (with the frames at which they were saved); their test tables are
 ``test_best_mean.csv`` and ``test_best_cvar.csv``.
 

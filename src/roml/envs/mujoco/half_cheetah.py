@@ -66,8 +66,8 @@ _COMMON = """
     | 17-19 | ``"authors"`` only: the torso's position x, y, z       | position (m)             |
 
     With ``"v5"`` the torso's x position is left out, as in Gymnasium's v5 default. The authors appended the torso's
-    position (``data.xpos``, what their ``get_body_com("torso")`` returned): its y is always 0 and its z repeats
-    ``rootz`` (plus 0.7), but its x, the distance run so far, tells a critic that cannot see the time how far into
+    position (``data.xpos``, what their ``get_body_com("torso")`` returned; MuJoCo computes it before the step's
+    last physics substep): its y is always 0 and its z about repeats ``rootz`` (plus 0.7), but its x, the distance run so far, tells a critic that cannot see the time how far into
     the episode it is. The roml experiments use ``"authors"`` (``docs/architecture.md`` has the measurement).
 
     ## Starting state
