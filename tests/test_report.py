@@ -1,11 +1,14 @@
-"""roml.report on hand-built run folders: summary.csv, table.md (mean ± std, bold, unfinished runs), the PNG figures
-and the clear errors for an empty folder or a corrupt summary."""
+"""roml.report on hand-built run folders: summary.csv, table.md (mean ± std and ± standard error, bold, unfinished
+runs; each method against the baseline: the per-seed CVaR differences with a paired t-test and the validation-CVaR
+lead over training), the PNG figures and the clear errors for an empty folder or a corrupt summary."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from roml.experiments.registry import get_experiment
 from roml.experiments.results import RunFolderError
@@ -245,3 +248,167 @@ def test_rerunning_the_report_overwrites_its_files(report):
     again = write_report(root)
     assert again == paths
     assert not list(root.glob(".*.tmp"))
+
+
+# --- each method against the baseline: standard errors, paired differences, validation lead -----------------------
+
+FRAMES_PER_ITERATION = 6400
+# final test CVaR_0.05 return per seed; roml/seed3 is unfinished and cvar-ml has one seed
+CVAR = {"varibad": (600.0, 640.0, 620.0, 660.0), "roml": (650.0, 630.0, 700.0), "cvar-ml": (500.0,)}
+VALID_DEV = (0.0, 3.0, -3.0, 6.0)  # roml's per-seed deviation of the validation CVaR
+ITERATIONS = {"varibad": 100, "roml": 100, "cvar-ml": 100}
+UNFINISHED_ITERATIONS = 40  # roml/seed3's progress so far
+
+
+def valid_cvar(method, seed, frames):
+    """varibad: 500 + frames/1000 + 7 seed; roml 20 lower at the start, gaining 0.2 per 1000 frames, plus a per-seed
+    deviation; cvar-ml 50 lower than varibad throughout."""
+    base = 500.0 + frames / 1000 + 7 * seed
+    return {"varibad": base, "roml": base - 20 + 0.2 * frames / 1000 + VALID_DEV[seed], "cvar-ml": base - 50}[method]
+
+
+def mujoco_progress(method, seed, iterations):
+    """progress.csv as VariBAD writes it: one row per iteration, the valid_* columns every 5th iteration (NaN
+    otherwise)."""
+    iteration = np.arange(1, iterations + 1)
+    frames = FRAMES_PER_ITERATION * iteration
+    valid = np.where(iteration % 5 == 0, [valid_cvar(method, seed, f) for f in frames], np.nan)
+    return pd.DataFrame({"iteration": iteration, "frames": frames, "train_cvar_return": 1.0,
+                         "valid_mean_return": valid + 300, "valid_cvar_return": valid})
+
+
+def build_mujoco(root, cvar=CVAR):
+    for method, values in cvar.items():
+        for seed, value in enumerate(values):
+            path = write_run(root, method, seed, {"mean_return": value + 300, "cvar_return": value},
+                             experiment="half-cheetah-mass", files=())
+            mujoco_progress(method, seed, ITERATIONS[method]).to_csv(path / "progress.csv", index=False)
+    if len(cvar.get("roml", ())) == 3:
+        unfinished = root / "half-cheetah-mass" / "roml" / "seed3"
+        unfinished.mkdir(parents=True)
+        (unfinished / "config.json").write_text("{}")
+        mujoco_progress("roml", 3, UNFINISHED_ITERATIONS).to_csv(unfinished / "progress.csv", index=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def mujoco_table(tmp_path_factory):
+    root = build_mujoco(tmp_path_factory.mktemp("mujoco"))
+    write_report(root)
+    return (root / "table.md").read_text()
+
+
+def section(table, heading):
+    """The lines of ``table`` from the ``### <heading>...`` line to the next blank line after its table."""
+    lines = table.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"### {heading}"))
+    end = next(i for i in range(start + 4, len(lines)) if lines[i].startswith("|") and not lines[i + 1])
+    return lines[start : end + 1]
+
+
+def row(lines, first):
+    """The cells of the table row whose first cell is ``first``."""
+    line = next(line for line in lines if line.startswith(f"| {first} |"))
+    return [cell.strip() for cell in line.strip().strip("|").split("|")][1:]
+
+
+def numbers(cell):
+    """The numbers in a table cell: ``+0.7000 ± 1.9365 (4)`` -> ``[0.7, 1.9365, 4.0]``."""
+    return [float(x) for x in re.findall(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", cell)]
+
+
+def test_the_main_table_is_also_given_with_standard_errors(mujoco_table):
+    # varibad's CVaR: 600, 640, 620, 660 -> mean 630, std 25.82, standard error 25.82 / 2 = 12.91
+    assert "| varibad | 930.0 ± 25.8 | 630.0 ± 25.8 | 4 |" in mujoco_table
+    sem = section(mujoco_table, "Mean ± standard error over seeds")
+    assert "Cells: mean ± standard error of the mean over seeds (std / √seeds" in sem[2]
+    assert "| varibad | 930.0 ± 12.9 | 630.0 ± 12.9 | 4 |" in sem
+    assert "| roml | **960.0 ± 20.8** | **660.0 ± 20.8** | 3 |" in sem  # 650, 630, 700: std 36.06 / √3
+    assert "| cvar-ml | 800.0 | 500.0 | 1 |" in sem
+
+
+def test_paired_differences_of_the_final_cvar_with_a_paired_t_test(mujoco_table):
+    lines = section(mujoco_table, "CVaR_0.05 return: each method − varibad, paired by seed")
+    assert "d > 0 favours the method" in lines[2] and "scipy.stats.ttest_rel" in lines[2]
+    assert lines[4] == "| Seed | cvar-ml − varibad | roml − varibad |"  # the experiment's order
+    d = np.array(CVAR["roml"]) - np.array(CVAR["varibad"][:3])  # roml/seed3 unfinished: 3 pairs
+    assert [row(lines, seed) for seed in range(3)] == [["-100.0", "+50.00"], ["–", "-10.00"], ["–", "+80.00"]]
+    assert not [line for line in lines if line.startswith("| 3 |")]  # no finished pair on seed 3
+    assert row(lines, "**mean d**") == ["**-100.0**", "**+40.00**"]
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(d.size))
+    assert row(lines, "t") == ["needs ≥ 2 pairs", f"{t:.3f}"]
+    p = 2 * stats.t.sf(abs(t), df=d.size - 1)
+    assert float(row(lines, "p (two-sided)")[1]) == pytest.approx(p, rel=1e-2)
+    assert row(lines, "p (two-sided)")[0] == "–"
+    assert row(lines, "pairs") == ["1", "3"]
+
+
+def test_the_validation_lead_over_training_is_paired_by_seed_and_thinned(mujoco_table):
+    lines = section(mujoco_table, "Validation lead over varibad during training (`valid_cvar_return`")
+    assert "nearest each multiple of 5e4, and the last" in lines[2] and "finished or not" in lines[2]
+    assert "Unfinished runs included: roml/seed3." in lines[2]
+    assert lines[4] == "| frames | cvar-ml − varibad | roml − varibad |"
+    # validation every 5 x 6400 = 32000 frames, 20 points up to 640000: the points nearest 50000, 100000, ..., 600000
+    # and the last one
+    points = np.arange(1, 21) * 32_000
+    targets = 50_000 * np.arange(1, 13)
+    expected = sorted({int(points[np.argmin(abs(points - t))]) for t in targets} | {640_000})
+    body = lines[6:]
+    assert [int(float(line.split(" | ")[0].strip("| "))) for line in body] == expected
+    for line, frames in zip(body, expected):
+        cvar_ml, roml = line.strip("|").split(" | ")[1:]
+        assert numbers(cvar_ml) == [pytest.approx(-50.0), 1.0]  # one pair: the mean alone, then the count
+        seeds = range(4) if frames <= UNFINISHED_ITERATIONS * FRAMES_PER_ITERATION else range(3)
+        lead = np.array([valid_cvar("roml", s, frames) - valid_cvar("varibad", s, frames) for s in seeds])
+        mean, sem, pairs = numbers(roml)
+        assert mean == pytest.approx(lead.mean(), abs=0.051)  # four significant digits: 101.6, 88.80
+        assert sem == pytest.approx(lead.std(ddof=1) / np.sqrt(lead.size), abs=0.051)  # at the mean's decimals
+        assert pairs == lead.size
+    assert "| 9.6e4 | -50.00 (1) | +0.7000 ± 1.9365 (4) |" in body  # -20 + 19.2 + mean(0, 3, -3, 6)
+
+
+def test_with_one_pair_the_t_test_says_it_needs_two(tmp_path):
+    build_mujoco(tmp_path, {"varibad": (600.0,), "roml": (650.0,)})
+    write_report(tmp_path)
+    lines = section((tmp_path / "table.md").read_text(), "CVaR_0.05 return: each method − varibad")
+    assert row(lines, "0") == ["+50.00"]
+    assert row(lines, "t") == ["needs ≥ 2 pairs"] and row(lines, "p (two-sided)") == ["–"]
+    assert row(lines, "pairs") == ["1"]
+    lead = section((tmp_path / "table.md").read_text(), "Validation lead over varibad")
+    assert row(lead, "6.4e4") == ["-7.200 (1)"]  # -20 + 0.2 x 64
+
+
+def test_constant_differences_have_no_t_statistic(tmp_path):
+    build_mujoco(tmp_path, {"varibad": (600.0, 610.0), "roml": (620.0, 630.0)})
+    write_report(tmp_path)
+    lines = section((tmp_path / "table.md").read_text(), "CVaR_0.05 return: each method − varibad")
+    assert row(lines, "t") == ["undefined (d constant)"] and row(lines, "pairs") == ["2"]
+
+
+def test_sine_compares_with_maml_and_has_no_validation_lead(report):
+    root, _ = report
+    table = (root / "table.md").read_text()
+    lines = section(table, "CVaR_0.05 loss (1 step): each method − maml, paired by seed")
+    assert "lower is better, so d < 0 favours the method" in lines[2]
+    assert lines[4] == "| Seed | roml − maml | naive − maml |"
+    assert row(lines, "**mean d**") == ["**-1.100**", "**-0.5000**"]  # roml 2.0, 2.1, 2.2 vs maml 3.0, 3.2, 3.4
+    assert "Validation lead" not in table  # sine's progress.csv has no valid_* column
+
+
+def test_no_comparison_without_a_baseline_run(tmp_path):
+    build_mujoco(tmp_path, {"roml": (650.0, 630.0)})
+    write_report(tmp_path)
+    table = (tmp_path / "table.md").read_text()
+    assert "paired by seed" not in table and "Validation lead" not in table
+
+
+def test_lead_points_show_every_point_up_to_15_and_thin_longer_runs():
+    from roml.report import _lead_points
+
+    few = np.arange(1, 16) * 320_000.0
+    assert _lead_points(few)[0].tolist() == few.tolist()
+    paper = np.append(np.arange(1, 94) * 320_000.0, 30_003_200.0)  # HalfCheetah: every 50 x 6400 frames, 3e7
+    points, rule = _lead_points(paper)
+    assert rule == "the validation point nearest each multiple of 2.5e6, and the last"
+    # 2.5e6, 5e6, ..., 3e7 (the last point is the nearest to 3e7)
+    assert len(points) == 12 and points[0] == 2_560_000 and points[-1] == 30_003_200
