@@ -711,27 +711,39 @@ def test_authors_observation_appends_the_torso_position(name):
     assert obs[17] == pytest.approx(authors.data.qpos[0], abs=0.05) and obs[17] != 0
 
 
-@pytest.mark.parametrize("env_cls", [HalfCheetahMassEnv, HalfCheetahBodyEnv])
+# per class: which geoms' radii the authors' mass factor scales (the robot's, but a Body task's own size geom)
+AUTHORS_RADII = {HalfCheetahMassEnv: (), HalfCheetahBodyEnv: (), HumanoidMassEnv: (), HumanoidBodyEnv: ("head",),
+                 AntMassEnv: None, AntBodyEnv: None}
+
+
+@pytest.mark.parametrize("env_cls", list(AUTHORS_RADII))
 def test_authors_mass_physics_scales_masses_and_radii_and_recomputes_nothing(env_cls):
-    """mass_physics="authors": body masses and the cheetah's capsule radii (0.046) times the factor, the inertias,
-    derived constants and collision bounds those of the compiled model; tasks never compound."""
+    """mass_physics="authors": body masses (and on HalfCheetah and Humanoid the robot's geom radii) times the
+    factor, the inertias, derived constants and collision bounds those of the compiled model; tasks never
+    compound."""
     env = env_cls(mass_physics="authors")
     pristine = load_model(env.fullpath)
-    robot_geoms = pristine.geom_bodyid > 0
-    np.testing.assert_array_equal(pristine.geom_size[robot_geoms, 0], 0.046)
-    task = [1.7] if env_cls is HalfCheetahMassEnv else [1.7, 0.8, 1.3]
+    scaled = pristine.geom_bodyid > 0 if AUTHORS_RADII[env_cls] is not None else np.zeros(pristine.ngeom, bool)
+    for name in AUTHORS_RADII[env_cls] or ():
+        scaled[pristine.geom(name).id] = False
+    body = env_cls.__name__.endswith("BodyEnv")
+    task = [1.7, 0.8, 1.3] if body else [1.7]
     for t in (task, [0.6] * len(task), task):
         env.reset(seed=0, options={"task": t})
-        factor = t[0]
-        np.testing.assert_allclose(env.model.body_mass, pristine.body_mass * factor, rtol=1e-15)
-        np.testing.assert_allclose(env.model.geom_size[robot_geoms, 0], 0.046 * factor, rtol=1e-15)
-        np.testing.assert_array_equal(env.model.geom_size[~robot_geoms], pristine.geom_size[~robot_geoms])
+        np.testing.assert_allclose(env.model.body_mass, pristine.body_mass * t[0], rtol=1e-15)
+        np.testing.assert_allclose(env.model.geom_size[scaled, 0], pristine.geom_size[scaled, 0] * t[0], rtol=1e-15)
         for field in ("body_inertia", "body_subtreemass", "dof_invweight0", "body_invweight0", "geom_rbound"):
             np.testing.assert_array_equal(getattr(env.model, field), getattr(pristine, field), err_msg=field)
-    if env_cls is HalfCheetahBodyEnv:  # the head's half-length, the other factors as with density physics
-        head = env.model.geom("head").id
-        assert env.model.geom_size[head, 1] == pytest.approx(pristine.geom_size[head, 1] * 1.3, rel=1e-15)
+    if body:  # the other two factors as with density physics
         np.testing.assert_allclose(env.model.dof_damping, pristine.dof_damping * 0.8, rtol=1e-15)
+        name, column = {HalfCheetahBodyEnv: ("head", 1), HumanoidBodyEnv: ("head", 0),
+                        AntBodyEnv: ("torso_geom", 0)}[env_cls]
+        gid = env.model.geom(name).id
+        assert env.model.geom_size[gid, column] == pytest.approx(pristine.geom_size[gid, column] * 1.3, rel=1e-15)
+    else:
+        np.testing.assert_array_equal(env.model.geom_size[~scaled], pristine.geom_size[~scaled])
+    if env_cls is HalfCheetahMassEnv:
+        np.testing.assert_allclose(env.model.geom_size[scaled, 0], 0.046 * 1.7, rtol=1e-15)
     density = env_cls()  # the default recomputes: the two physics differ
     density.reset(seed=0, options={"task": task})
     assert density.model.body_subtreemass[0] == pytest.approx(pristine.body_subtreemass[0] * task[0], rel=1e-12)

@@ -150,11 +150,9 @@ def test_half_cheetah_experiments_use_the_authors_gae_observation_and_mass_physi
     for name in MUJOCO:
         config = get_experiment(name).config("varibad", 0, "quick")
         assert config.episode_ends == "truncate" and config.kl_reduction == "mean", name
-        if name.startswith("half-cheetah"):
-            mass = name in ("half-cheetah-mass", "half-cheetah-body")
-            assert (config.observation, config.mass_physics) == ("authors", "authors" if mass else None), name
-        else:
-            assert (config.observation, config.mass_physics) == (None, None), name
+        mass = name.endswith(("-mass", "-body"))
+        observation = "authors" if name.startswith("half-cheetah") else None
+        assert (config.observation, config.mass_physics) == (observation, "authors" if mass else None), name
     experiment = get_experiment("half-cheetah-body")
     config = experiment.config("varibad", 0, "smoke", {"observation": "v5", "mass_physics": "density"})
     assert experiment.make_env(2, config).single_observation_space.shape == (17,)
@@ -163,6 +161,7 @@ def test_half_cheetah_experiments_use_the_authors_gae_observation_and_mass_physi
     for args, message in ((["half-cheetah-mass", "--set", "observation=full"], "observation must be one of"),
                           (["half-cheetah-vel", "--set", "mass_physics=authors"], "has no option mass_physics"),
                           (["humanoid-mass", "--set", "observation=authors"], "has no option observation"),
+                          (["ant-goal", "--set", "mass_physics=authors"], "has no option mass_physics"),
                           (["half-cheetah-mass", "--set", "episode_ends=never"], "episode_ends must be")):
         assert main(["train", *args, "--scale", "smoke", "--out", str(tmp_path)]) == 2
         err = capsys.readouterr().err.strip()

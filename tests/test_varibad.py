@@ -171,7 +171,8 @@ def test_truncated_gae_is_the_authors_recursion_with_bad_masks():
 
 
 def test_authors_kl_reduction_sums_over_the_batch():
-    batch = {"prev_obs": torch.randn(6, 3, 4, generator=gen(2)), "action_inputs": torch.randn(6, 3, 2, generator=gen(3)),
+    batch = {"prev_obs": torch.randn(6, 3, 4, generator=gen(2)),
+             "action_inputs": torch.randn(6, 3, 2, generator=gen(3)),
              "rewards": torch.randn(6, 3, generator=gen(4)), "next_obs": torch.randn(6, 3, 4, generator=gen(5))}
     terms = {}
     for reduction in ("mean", "sum"):

@@ -117,9 +117,9 @@ class MujocoConfig(VariBADRunConfig):
     """The environment's ``observation`` option, where it has one (HalfCheetah: ``"authors"``, 20 numbers with the
     torso's position, or ``"v5"``, Gymnasium's 17); None: the environment's default."""
     mass_physics: str | None = None
-    """The environment's ``mass_physics`` option, where it has one (HalfCheetah-Mass and -Body: ``"authors"``,
-    mass and capsule radii scaled, inertia and derived constants as compiled, or ``"density"``, mass and inertia
-    scaled, constants recomputed); None: the environment's default."""
+    """The environment's ``mass_physics`` option, where it has one (the Mass and Body tasks: ``"authors"``, masses
+    (and, but on Ant, the robot's radii) scaled, inertia and derived constants as compiled, or ``"density"``, mass
+    and inertia scaled, constants recomputed); None: the environment's default."""
     nu: float = 0.2
     """RoML: fraction of every CEM batch drawn from the original distribution (App. D.2)."""
     cem_batch_size: int = 128
@@ -155,10 +155,12 @@ _OWN: dict[str, dict[str, Any]] = {  # settings that differ from the robot's col
     **{name: {"observation": "authors"} for name in ("HalfCheetahVel",)},
     **{f"HalfCheetah10D-{key}": {"cem_batch_size": 512, "observation": "authors"} for key in "abc"},
     **{name: {"observation": "authors", "mass_physics": "authors"} for name in ("HalfCheetahMass", "HalfCheetahBody")},
-    "AntMass": {"vae_subsample_elbos": 100, "vae_subsample_decodes": 100},
+    **{name: {"mass_physics": "authors"} for name in ("HumanoidMass", "HumanoidBody", "AntBody")},
+    "AntMass": {"vae_subsample_elbos": 100, "vae_subsample_decodes": 100, "mass_physics": "authors"},
 }
-"""Per environment: its own settings, among them the authors' observation and mass physics where the environment
-offers them as options (HalfCheetah; see ``docs/architecture.md`` for what they changed)."""
+"""Per environment: its own settings, among them the authors' observation (HalfCheetah) and mass physics (the Mass
+and Body tasks) where the environment offers them as options (see ``docs/architecture.md`` for what they changed;
+Humanoid's and Ant's observations carry the same information as the authors', so they have no such option)."""
 
 ENV_OPTIONS = ("observation", "mass_physics")
 """The config fields that are options of the environment (passed to its constructor unless None)."""

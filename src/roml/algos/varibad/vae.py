@@ -27,8 +27,8 @@ def elbo_loss(encoder, decoder, batch: dict[str, torch.Tensor], config, generato
 
     Args:
         batch: time-major ``prev_obs``, ``action_inputs``, ``rewards``, ``next_obs`` of ``B`` trajectories.
-        config: a :class:`VariBADConfig` (``kl_weight``, ``kl_reduction``, ``vae_subsample_elbos``, ``vae_subsample_decodes``,
-            ``tbptt``).
+        config: a :class:`VariBADConfig` (``kl_weight``, ``kl_reduction``, ``vae_subsample_elbos``,
+            ``vae_subsample_decodes``, ``tbptt``).
 
     Returns:
         ``(loss, reconstruction, kl)``, scalars.

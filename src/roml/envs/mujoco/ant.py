@@ -11,14 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from roml.envs.mujoco.base import (
-    BodyMassScale,
+    AuthorsMassScale,
     DofDampingScale,
     MASS_TASK_DOC,
     GeomSizeScale,
+    MassPhysics,
+    ModelParameter,
     MujocoTaskEnv,
     PhysicsBatch,
     body_task_doc,
     mass_difference_doc,
+    mass_physics_doc,
 )
 
 # imported after base, whose import explains a missing mujoco before Gymnasium's module fails on it
@@ -93,6 +96,7 @@ _MASS_TERMS = f"""
 """
 
 _MASS_DIFFERENCES = mass_difference_doc()
+_MASS_PHYSICS = mass_physics_doc("the geometry as compiled")
 _BODY_TASK = body_task_doc("1 on each leg joint", "torso_size", "the torso sphere's radius (0.25)")
 
 
@@ -201,21 +205,23 @@ class AntGoalEnv(AntTaskEnv):
         return goal - ctrl - contact, info
 
 
-class AntMassEnv(AntTaskEnv):
+class AntMassEnv(MassPhysics, AntTaskEnv):
     __doc__ = f"""Ant-Mass: walk forward as fast as possible with a body of unknown mass (App. D.2).
 
     ## Description
 
     The task multiplies the mass (and inertia) of every body of the ant by one factor in [0.5, 2].
     {_ACTIONS}{_MASS_TERMS}{_START_AND_END}
-    {MASS_TASK_DOC}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
+    {MASS_TASK_DOC}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
 
     name = "AntMass"
+    authors_mass = AuthorsMassScale(radii=False)
 
-    model_parameters = (BodyMassScale(),)
+    def _model_parameters(self) -> tuple[ModelParameter, ...]:
+        return (self._mass_parameter(),)
 
 
-class AntBodyEnv(AntTaskEnv):
+class AntBodyEnv(MassPhysics, AntTaskEnv):
     __doc__ = f"""Ant-Body: walk forward with unknown mass, joint damping and torso size (App. D.2).
 
     ## Description
@@ -223,11 +229,13 @@ class AntBodyEnv(AntTaskEnv):
     Three independent factors in [0.5, 2] change the ant's mass, its joints' damping and the radius of its
     spherical torso. The ant has no head; its torso is the part the paper's "head size" maps to.
     {_ACTIONS}{_MASS_TERMS}{_START_AND_END}
-    {_BODY_TASK}{_DIFFERENCES}{_MASS_DIFFERENCES.rstrip()}
+    {_BODY_TASK}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES.rstrip()}
     - The authors' third factor scaled ``geom_size[2, 1]``, the half-length of one hip capsule (``aux_1_geom``,
       leg 1 only), under the name "head_size" (with a TODO); here it is the torso's radius, named ``torso_size``.
     """
 
     name = "AntBody"
+    authors_mass = AuthorsMassScale(radii=False)
 
-    model_parameters = (BodyMassScale(), DofDampingScale(), GeomSizeScale("torso_geom", (0,)))
+    def _model_parameters(self) -> tuple[ModelParameter, ...]:
+        return (self._mass_parameter(), DofDampingScale(), GeomSizeScale("torso_geom", (0,)))

@@ -61,11 +61,13 @@ __all__ = [
     "FieldScale",
     "GeomSizeScale",
     "MASS_TASK_DOC",
+    "MassPhysics",
     "ModelParameter",
     "ModelTaskApplier",
     "MujocoTaskEnv",
     "PhysicsBatch",
     "body_task_doc",
+    "mass_physics_doc",
     "check_actions",
     "check_state",
     "check_tasks",
@@ -242,19 +244,31 @@ class BodyMassScale(ModelParameter):
 
 
 class AuthorsMassScale(ModelParameter):
-    """The authors' mass factor: ``body_mass`` of every body and the radius (``geom_size[:, 0]``) of every geom of
-    the robot (every geom not attached to the world body) times the factor; inertias stay as compiled. Use it with
-    ``ModelTaskApplier(..., recompute=False)``, as the authors never recomputed the derived constants or the
-    collision bounds after the change."""
+    """The authors' mass factor: ``body_mass`` of every body times the factor and, with ``radii``, the radius
+    (``geom_size[:, 0]``) of every geom of the robot (every geom not attached to the world body) but those named in
+    ``except_geoms``; inertias stay as compiled. Use it with ``ModelTaskApplier(..., recompute=False)``, as the
+    authors never recomputed the derived constants or the collision bounds after the change."""
 
-    fields = ("body_mass", "geom_size")
+    def __init__(self, radii: bool = True, except_geoms: Sequence[str] = ()):
+        self.radii = bool(radii)
+        self.except_geoms = tuple(except_geoms)
+        self.fields = ("body_mass", "geom_size") if self.radii else ("body_mass",)
+
+    def check(self, model):
+        for name in self.except_geoms:
+            if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name) < 0:
+                raise ValueError(f"the model has no geom named {name!r}")
 
     def scale(self, model, factor):
         model.body_mass[:] *= factor
-        model.geom_size[model.geom_bodyid > 0, 0] *= factor
+        if self.radii:
+            robot = model.geom_bodyid > 0
+            for name in self.except_geoms:
+                robot[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name)] = False
+            model.geom_size[robot, 0] *= factor
 
     def __repr__(self) -> str:
-        return "AuthorsMassScale()"
+        return f"AuthorsMassScale(radii={self.radii}, except_geoms={self.except_geoms})"
 
 
 class DofDampingScale(ModelParameter):
@@ -402,9 +416,39 @@ def body_task_doc(damping: str, size_name: str, size_meaning: str) -> str:
 
 def mass_difference_doc(also: str = "") -> str:
     """The "differences" bullet of the Mass and Body tasks; ``also`` adds what else the authors' factor did."""
-    text = ("A mass factor scales ``body_mass`` **and** ``body_inertia`` (then ``mj_setConst``); the authors scaled "
-            f"the masses alone{also}.")
+    text = ("By default a mass factor scales ``body_mass`` **and** ``body_inertia`` (then ``mj_setConst``); the "
+            f"authors scaled the masses alone{also}, and recomputed nothing; ``mass_physics=\"authors\"`` does as "
+            "they did.")
     return textwrap.fill(text, width=116, initial_indent="    - ", subsequent_indent="      ") + "\n"
+
+
+def mass_physics_doc(radii: str) -> str:
+    """The "Mass physics" section of the Mass and Body tasks; ``radii`` says which radii the authors' factor scales."""
+    text = ("``mass_physics=\"density\"`` (the default) scales mass and inertia together (a denser body of the same "
+            "shape) and recomputes the derived constants. ``mass_physics=\"authors\"``, what the paper's experiments "
+            f"use, is the authors' version: ``body_mass`` times the factor, {radii}, the inertias as compiled, and "
+            "nothing derived recomputed (subtree masses, ``dof_invweight0``, collision bounds stay those of the "
+            "original model).")
+    body = textwrap.fill(text, width=116, initial_indent="    ", subsequent_indent="    ")
+    return f"\n    ## Mass physics\n\n{body}\n"
+
+
+class MassPhysics:
+    """Mixin (before the robot's task-environment class) of the tasks whose first factor is the mass: the
+    ``mass_physics`` option, ``"density"`` (:class:`BodyMassScale`, constants recomputed) or ``"authors"``
+    (the class's :attr:`authors_mass`, nothing recomputed)."""
+
+    options: ClassVar[dict[str, tuple[str, ...]]] = {"mass_physics": ("density", "authors")}
+    authors_mass: ClassVar[AuthorsMassScale] = AuthorsMassScale()
+    """The authors' mass factor of the robot (which radii it scales)."""
+    mass_physics: str
+
+    @property
+    def recompute_derived(self) -> bool:
+        return self.mass_physics != "authors"
+
+    def _mass_parameter(self) -> ModelParameter:
+        return self.authors_mass if self.mass_physics == "authors" else BodyMassScale()
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -12,17 +12,17 @@ from typing import Any
 import numpy as np
 
 from roml.envs.mujoco.base import (
-    AuthorsMassScale,
-    BodyMassScale,
     DofDampingScale,
     FieldScale,
     MASS_TASK_DOC,
     GeomSizeScale,
+    MassPhysics,
     ModelParameter,
     MujocoTaskEnv,
     PhysicsBatch,
     body_task_doc,
     mass_difference_doc,
+    mass_physics_doc,
 )
 
 # imported after base, whose import explains a missing mujoco before Gymnasium's module fails on it
@@ -67,8 +67,8 @@ _COMMON = """
 
     With ``"v5"`` the torso's x position is left out, as in Gymnasium's v5 default. The authors appended the torso's
     position (``data.xpos``, what their ``get_body_com("torso")`` returned; MuJoCo computes it before the step's
-    last physics substep): its y is always 0 and its z about repeats ``rootz`` (plus 0.7), but its x, the distance run so far, tells a critic that cannot see the time how far into
-    the episode it is. The roml experiments use ``"authors"`` (``docs/architecture.md`` has the measurement).
+    last physics substep): its y is always 0 and its z about repeats ``rootz`` (plus 0.7), but its x, the distance
+    run so far, tells a critic that cannot see the time how far into the episode it is. The roml experiments use ``"authors"`` (``docs/architecture.md`` has the measurement).
 
     ## Starting state
 
@@ -107,17 +107,9 @@ _DIFFERENCES = """
 
 _MASS_DIFFERENCES = mass_difference_doc(
     " and also set every capsule's radius to ``0.046 * factor``, mixing a geometry change into the mass task"
-    ' (``mass_physics="authors"`` does as they did)'
 )
-_MASS_PHYSICS = """
-    ## Mass physics
-
-    ``mass_physics="density"`` (the default) scales mass and inertia together (a denser body of the same shape)
-    and recomputes the derived constants. ``mass_physics="authors"``, what the paper's experiments use, is the
-    authors' version: ``body_mass`` times the factor, the radius of every capsule of the cheetah times the factor
-    (``0.046 * factor``: a heavy cheetah is also a thick one), the inertias as compiled, and nothing derived
-    recomputed (subtree masses, ``dof_invweight0``, collision bounds stay those of the original model).
-"""
+_MASS_PHYSICS = mass_physics_doc("the radius of every capsule of the cheetah times the factor (``0.046 * factor``: a "
+                                 "heavy cheetah is also a thick one)")
 _BODY_TASK = body_task_doc("joints: 6, 4.5, 3, 4.5, 3, 1.5", "head_size", "the head capsule's half-length (0.15)")
 
 
@@ -202,21 +194,7 @@ class HalfCheetahVelEnv(HalfCheetahTaskEnv):
         return tracking - ctrl, info
 
 
-class _MassPhysics(HalfCheetahTaskEnv):
-    """The ``mass_physics`` option of the tasks whose first factor is the mass (Mass, Body)."""
-
-    options = {**HalfCheetahTaskEnv.options, "mass_physics": ("density", "authors")}
-    mass_physics: str
-
-    @property
-    def recompute_derived(self) -> bool:
-        return self.mass_physics != "authors"
-
-    def _mass_parameter(self) -> ModelParameter:
-        return AuthorsMassScale() if self.mass_physics == "authors" else BodyMassScale()
-
-
-class HalfCheetahMassEnv(_MassPhysics):
+class HalfCheetahMassEnv(MassPhysics, HalfCheetahTaskEnv):
     __doc__ = f"""HalfCheetah-Mass: run forward as fast as possible with a body of unknown mass (App. D.2, Fig. 4).
 
     ## Description
@@ -227,12 +205,13 @@ class HalfCheetahMassEnv(_MassPhysics):
     {MASS_TASK_DOC}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
 
     name = "HalfCheetahMass"
+    options = {**HalfCheetahTaskEnv.options, **MassPhysics.options}
 
     def _model_parameters(self) -> tuple[ModelParameter, ...]:
         return (self._mass_parameter(),)
 
 
-class HalfCheetahBodyEnv(_MassPhysics):
+class HalfCheetahBodyEnv(MassPhysics, HalfCheetahTaskEnv):
     __doc__ = f"""HalfCheetah-Body: run forward with unknown mass, joint damping and head size (App. D.2).
 
     ## Description
@@ -243,6 +222,7 @@ class HalfCheetahBodyEnv(_MassPhysics):
     {_BODY_TASK}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
 
     name = "HalfCheetahBody"
+    options = {**HalfCheetahTaskEnv.options, **MassPhysics.options}
 
     def _model_parameters(self) -> tuple[ModelParameter, ...]:
         return (self._mass_parameter(), DofDampingScale(), GeomSizeScale("head", (1,)))

@@ -11,14 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from roml.envs.mujoco.base import (
-    BodyMassScale,
+    AuthorsMassScale,
     DofDampingScale,
     MASS_TASK_DOC,
     GeomSizeScale,
+    MassPhysics,
+    ModelParameter,
     MujocoTaskEnv,
     PhysicsBatch,
     body_task_doc,
     mass_difference_doc,
+    mass_physics_doc,
 )
 
 # imported after base, whose import explains a missing mujoco before Gymnasium's module fails on it
@@ -89,6 +92,8 @@ _DIFFERENCES = """
 """
 
 _MASS_DIFFERENCES = mass_difference_doc(" and also every capsule's radius, mixing a geometry change into the mass task")
+_MASS_PHYSICS = mass_physics_doc("the radius of every geom of the humanoid times the factor (Body: but the head's, "
+                                 "which its own factor scales)")
 _BODY_TASK = body_task_doc("5 on the abdomen and hips, 1 on the knees and arms", "head_size",
                            "the head sphere's radius (0.09)")
 
@@ -166,7 +171,7 @@ class HumanoidVelEnv(HumanoidTaskEnv):
         return "reward_velocity", -FORWARD_WEIGHT * np.abs(velocity - batch.tasks[:, 0])
 
 
-class HumanoidMassEnv(HumanoidTaskEnv):
+class HumanoidMassEnv(MassPhysics, HumanoidTaskEnv):
     __doc__ = f"""Humanoid-Mass: walk forward as fast as possible with a body of unknown mass (App. D.2).
 
     ## Description
@@ -178,14 +183,15 @@ class HumanoidMassEnv(HumanoidTaskEnv):
     | Term    | Value                                          | ``info`` key       |
     |---------|------------------------------------------------|--------------------|
     | forward | ``1.25 * v``                                   | ``reward_forward`` |{_REWARD_TERMS}
-    {MASS_TASK_DOC}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
+    {MASS_TASK_DOC}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
 
     name = "HumanoidMass"
 
-    model_parameters = (BodyMassScale(),)
+    def _model_parameters(self) -> tuple[ModelParameter, ...]:
+        return (self._mass_parameter(),)
 
 
-class HumanoidBodyEnv(HumanoidTaskEnv):
+class HumanoidBodyEnv(MassPhysics, HumanoidTaskEnv):
     __doc__ = f"""Humanoid-Body: walk forward with unknown mass, joint damping and head size (App. D.2).
 
     ## Description
@@ -198,8 +204,10 @@ class HumanoidBodyEnv(HumanoidTaskEnv):
     | Term    | Value                                          | ``info`` key       |
     |---------|------------------------------------------------|--------------------|
     | forward | ``1.25 * v``                                   | ``reward_forward`` |{_REWARD_TERMS}
-    {_BODY_TASK}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
+    {_BODY_TASK}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
 
     name = "HumanoidBody"
+    authors_mass = AuthorsMassScale(except_geoms=("head",))
 
-    model_parameters = (BodyMassScale(), DofDampingScale(), GeomSizeScale("head", (0,)))
+    def _model_parameters(self) -> tuple[ModelParameter, ...]:
+        return (self._mass_parameter(), DofDampingScale(), GeomSizeScale("head", (0,)))

@@ -1,0 +1,94 @@
+"""The critic's error by step within the BAMDP, measured on a trained VariBAD run's checkpoint (issue: MuJoCo
+fidelity, GAE at episode boundaries).
+
+    python benchmarks/critic_error_by_step.py RUN_FOLDER [RUN_FOLDER ...] [--tasks 64] [--bin 25] [--seed 0]
+
+For each run folder (``OUT/<experiment>/<method>/seed<k>/`` with a ``checkpoint.pt``), the agent of the checkpoint
+runs ``--tasks`` tasks of the original distribution with its stochastic policy, as in training; the critic's value
+of every step (in the normalised reward units it is trained in: rewards divided by the running std of the discounted
+return, clipped to +-10) is set beside two Monte-Carlo returns of the same rewards:
+
+- to the BAMDP's end (what GAE with ``episode_ends="bamdp"`` estimates: the second episode's rewards count in the
+  first episode's values, and the value falls to 0 over the last ~1 / (1 - gamma) steps of the BAMDP);
+- to the episode's end (no bootstrap; what ``"truncate"`` asks least of the critic near an episode's end).
+
+It prints, per bin of ``--bin`` steps of the 400-step BAMDP, the mean error (value minus return) and the mean
+absolute error against each. A critic that cannot see time errs where the return depends on the time left: near
+the BAMDP's end for the first target, near every episode's end for the second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def measure(run: Path, n_tasks: int, seed: int):
+    """``(values, returns_to_bamdp_end, returns_to_episode_end)``, ``(T, n_tasks)`` tensors each."""
+    import torch
+
+    from roml.algos.varibad import VariBAD
+    from roml.algos.varibad.ppo import discounted_sums
+    from roml.experiments.registry import get_experiment
+
+    values = json.loads((run / "config.json").read_text())
+    experiment = get_experiment(values["experiment"])
+    config = experiment.config_from_dict(values)
+    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)  # a file this project wrote
+    env = experiment.make_env(n_tasks, config)
+    env.reset(seed=seed)
+    agent = VariBAD.for_env(env, config.varibad_config(), seed)
+    agent.load_state_dict(state["agent"])
+    tasks = experiment.evaluation_tasks(n_tasks, seed)
+    rollout = agent.collect(env, experiment.env_tasks(tasks))
+    with torch.no_grad():
+        obs, latent = agent._policy_inputs(rollout.obs, rollout.latent)
+        predicted = agent.policy.value(agent.policy.features(obs, latent)).double()
+    rewards = rollout.rewards.double()
+    if agent.config.normalize_rewards:
+        norm = agent.norms["return"]
+        rewards = (rewards / (norm.var + norm.eps).sqrt().double()).clamp(-10.0, 10.0)
+    to_bamdp_end = discounted_sums(rewards, config.gamma, reverse=True)
+    length = len(rewards) // config.episodes_per_task
+    episodes = rewards.reshape(config.episodes_per_task, length, -1).transpose(0, 1).reshape(length, -1)
+    to_episode_end = discounted_sums(episodes, config.gamma, reverse=True)
+    to_episode_end = to_episode_end.reshape(length, config.episodes_per_task, -1).transpose(0, 1).reshape(rewards.shape)
+    return predicted, to_bamdp_end, to_episode_end
+
+
+def table(run: Path, n_tasks: int, bin_size: int, seed: int) -> str:
+    values, to_bamdp_end, to_episode_end = measure(run, n_tasks, seed)
+    config = json.loads((run / "config.json").read_text())
+    settings = ", ".join(f"{key}={config.get(key)}" for key in ("episode_ends", "observation", "mass_physics"))
+    lines = [f"{run} ({settings}; {n_tasks} tasks, stochastic policy, normalised reward units)", "",
+             "| steps | mean value | error vs return to BAMDP end | abs. error | error vs return to episode end "
+             "| abs. error |", "|---|---|---|---|---|---|"]
+    for first in range(0, len(values), bin_size):
+        rows = slice(first, first + bin_size)
+        bamdp_error = values[rows] - to_bamdp_end[rows]
+        episode_error = values[rows] - to_episode_end[rows]
+        lines.append(f"| {first}-{min(first + bin_size, len(values)) - 1} | {values[rows].mean():.2f} "
+                     f"| {bamdp_error.mean():+.2f} | {bamdp_error.abs().mean():.2f} "
+                     f"| {episode_error.mean():+.2f} | {episode_error.abs().mean():.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders with a checkpoint.pt")
+    parser.add_argument("--tasks", type=int, default=64, help="tasks (one BAMDP each) to run")
+    parser.add_argument("--bin", type=int, default=25, help="steps per row")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the tasks, the start states and the actions")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    for run in args.runs:
+        if not (run / "checkpoint.pt").is_file():
+            parser.error(f"{run} has no checkpoint.pt")
+        print(table(run, args.tasks, args.bin, args.seed))
+
+
+if __name__ == "__main__":
+    main()
