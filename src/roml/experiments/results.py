@@ -14,9 +14,11 @@ moment leaves either the previous or the new version of each file, never a torn 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,12 +32,22 @@ class RunFolderError(ValueError):
     """A run folder that cannot be used as asked: another configuration, a corrupt file."""
 
 
+@functools.cache
+def _file_mode() -> int:
+    """The mode a plain ``open`` would give a new file (0644 under the usual umask 022); ``mkstemp`` gives 0600."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename)."""
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename), with the mode of a
+    file written by ``open`` (results are shared like other tools' outputs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -48,6 +60,44 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+IDENTITY_KEY = "roml_run"
+"""The key of a checkpoint's state that names its run and configuration (added and removed by :class:`RunDir`)."""
+
+_RESTART = "move or delete it to restart this run from scratch"
+
+
+def _safe_globals() -> list:
+    """What a roml checkpoint may hold besides tensors and Python's plain types: numpy arrays, scalars and
+    dtypes, and a sampler's pending :class:`~roml.samplers.TaskBatch`. Nothing here can run arbitrary code."""
+    import numpy as np
+
+    from roml.samplers import TaskBatch
+
+    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    dtype_classes = [type(np.dtype(code)) for code in "?bBhHiIlLqQefdgFDG"]
+    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype, bytes, TaskBatch, *dtype_classes]
+
+
+def _safe_torch_load(path: Path) -> Any:
+    """``torch.load`` that runs no code from the file; any failure is a one-line :class:`RunFolderError`."""
+    import pickle
+    import warnings
+
+    import torch
+
+    try:
+        with torch.serialization.safe_globals(_safe_globals()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. torch's note on a foreign pickle protocol: the error says enough
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:  # a global outside the allow-list: possibly code, never run
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        what = f"refers to {found.group(1)}" if found else "holds objects roml does not load"
+        raise RunFolderError(f"{path} {what}, which a roml checkpoint never does (not loaded); {_RESTART}") from None
+    except Exception as error:  # torch raises a zoo of types for truncated or foreign files
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise RunFolderError(f"{path} is corrupt or unreadable ({type(error).__name__}: {first}); {_RESTART}") from None
 
 
 def read_json(path: Path) -> Any:
@@ -120,10 +170,13 @@ class RunDir:
         atomic_write_text(path, frame.to_csv(index=False))
 
     def save_checkpoint(self, state: dict) -> None:
+        """Write ``state`` (a dict) with the identity of its run added (``roml_run``: name and configuration,
+        checked on loading; the experiment's own keys are unchanged)."""
         import torch
 
+        identity = {"name": self.name, "config": read_json(self.config_file)}
         buffer = io.BytesIO()
-        torch.save(state, buffer)
+        torch.save({**state, IDENTITY_KEY: identity}, buffer)
         atomic_write_bytes(self.checkpoint_file, buffer.getvalue())
 
     def save_progress(self, rows: list[dict], sampler_history: pd.DataFrame, state: dict) -> None:
@@ -148,18 +201,31 @@ class RunDir:
         return summary
 
     def load_checkpoint(self) -> dict | None:
-        """The saved training state, ``None`` if there is none; a corrupt file raises :class:`RunFolderError`."""
+        """The saved training state, ``None`` if there is none.
+
+        The file is read with ``torch.load(weights_only=True)`` and only roml's own types allowed, so no code in
+        it can run. A corrupt or foreign file, or a checkpoint of another run or configuration, raises
+        :class:`RunFolderError` naming it; nothing is changed. A checkpoint written before the run's identity was
+        recorded in it (roml 0.x) is accepted without that check.
+        """
         if not self.checkpoint_file.exists():
             return None
-        import torch
+        state = _safe_torch_load(self.checkpoint_file)
+        if not isinstance(state, dict) or not {"sampler", "progress", "iteration"} <= set(state):
+            raise RunFolderError(f"{self.checkpoint_file} is not a roml checkpoint; {_RESTART}")
+        if IDENTITY_KEY in state:
+            self._check_identity(state.pop(IDENTITY_KEY))
+        return state
 
-        try:
-            return torch.load(self.checkpoint_file, map_location="cpu", weights_only=False)
-        except Exception as error:  # torch raises a zoo of types for truncated or foreign files
+    def _check_identity(self, identity) -> None:
+        """Refuse a checkpoint written by another run or with another configuration (e.g. a copied file)."""
+        name = identity.get("name") if isinstance(identity, dict) else None
+        if name != self.name:
+            raise RunFolderError(f"{self.checkpoint_file} is the checkpoint of run {name}, not of {self.name}; {_RESTART}")
+        if identity.get("config") != read_json(self.config_file):
             raise RunFolderError(
-                f"{self.checkpoint_file} is corrupt or unreadable ({type(error).__name__}: {error}); "
-                "delete it to restart this run from scratch"
-            ) from None
+                f"{self.checkpoint_file} was written with another configuration than {self.config_file}; {_RESTART}"
+            )
 
     def read_summary(self) -> dict:
         return read_json(self.summary_file)

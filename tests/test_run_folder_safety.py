@@ -1,0 +1,121 @@
+"""Results folders are data, not code: checkpoints load without running anything, foreign files get one line."""
+
+import io
+import os
+import stat
+
+import pytest
+import torch
+
+from roml.cli import main
+from roml.experiments.registry import get_experiment
+from roml.experiments.results import RunDir
+from roml.experiments.runner import train
+
+SMOKE = ["--scale", "smoke", "--no-progress"]
+
+
+def folder_bytes(path):
+    """Every file of a folder tree and its bytes (to show that a refused command changed nothing)."""
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+class Payload:
+    """Pickles as a call of ``open(marker, "w")``, creating the marker: what a hostile checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def prepared_run(out, method="roml"):
+    run = RunDir(out, "sine", method, 0)
+    run.prepare(get_experiment("sine").config(method, 0, "smoke").to_dict())
+    return run
+
+
+def assert_refused(out, run, capsys, *phrases):
+    before = folder_bytes(out)
+    assert main(["train", "sine", "--method", run.method, "--out", str(out), *SMOKE]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("roml: error: ") and len(err.splitlines()) == 1 and str(run.checkpoint_file) in err
+    assert all(phrase in err for phrase in phrases), err
+    assert folder_bytes(out) == before and not run.is_finished()
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_the_code_does_not_run(tmp_path, capsys):
+    out, marker = tmp_path / "runs", tmp_path / "payload-ran"
+    run = prepared_run(out)
+    buffer = io.BytesIO()
+    torch.save({"sampler": Payload(marker), "progress": [], "iteration": 0}, buffer)
+    run.checkpoint_file.write_bytes(buffer.getvalue())
+    assert_refused(out, run, capsys, "io.open", "never does")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not a checkpoint", "plain-pickle", "tensor", "dict-of-other-things"],
+)
+def test_a_foreign_checkpoint_gets_one_line_and_nothing_changes(tmp_path, capsys, content):
+    out = tmp_path / "runs"
+    run = prepared_run(out)
+    if isinstance(content, str):
+        import pickle
+
+        obj = {"plain-pickle": None, "tensor": torch.zeros(3), "dict-of-other-things": {"weights": torch.ones(2)}}
+        buffer = io.BytesIO()
+        if content == "plain-pickle":
+            pickle.dump({"a": 1}, buffer)
+        else:
+            torch.save(obj[content], buffer)
+        content = buffer.getvalue()
+    run.checkpoint_file.write_bytes(content)
+    assert_refused(out, run, capsys, "delete it")
+
+
+def test_a_valid_checkpoint_of_another_run_or_experiment_is_refused(tmp_path, capsys):
+    train("sine", "maml", 0, "smoke", tmp_path / "a", progress=False, overrides={"iterations": 20})
+    train("khazad-dum", "roml", 0, "smoke", tmp_path / "b", progress=False,
+          overrides={"frames": 2 * 512, "n_test_tasks": 10, "n_valid_tasks": 10})
+    for source, phrase in [(RunDir(tmp_path / "a", "sine", "maml", 0), "checkpoint of run sine/maml/seed0"),
+                           (RunDir(tmp_path / "b", "khazad-dum", "roml", 0), "checkpoint of run khazad-dum/roml")]:
+        out = tmp_path / f"runs-{source.experiment}"
+        run = prepared_run(out)
+        run.checkpoint_file.write_bytes(source.checkpoint_file.read_bytes())
+        assert_refused(out, run, capsys, phrase, "not of sine/roml/seed0")
+
+
+def test_a_checkpoint_of_the_same_run_with_another_configuration_is_refused(tmp_path, capsys):
+    train("sine", "roml", 0, "smoke", tmp_path / "a", progress=False, overrides={"iterations": 20})
+    out = tmp_path / "runs"
+    run = prepared_run(out)
+    run.checkpoint_file.write_bytes(RunDir(tmp_path / "a", "sine", "roml", 0).checkpoint_file.read_bytes())
+    assert_refused(out, run, capsys, "another configuration")
+
+
+def test_a_checkpoint_without_the_run_identity_still_resumes(tmp_path):
+    """Checkpoints written before the identity was recorded (a bare state) load, with nothing run."""
+    overrides = {"iterations": 40, "checkpoint_every": 20, "n_test_tasks": 50}
+    whole = train("sine", "roml", 0, "smoke", tmp_path / "whole", progress=False, overrides=overrides)
+    half = train("sine", "roml", 0, "smoke", tmp_path / "half", progress=False, overrides={**overrides, "iterations": 20})
+    assert half != whole
+    run = RunDir(tmp_path / "half", "sine", "roml", 0)
+    state = run.load_checkpoint()
+    assert "roml_run" not in state and state["iteration"] == 20
+    resumed = RunDir(tmp_path / "resumed", "sine", "roml", 0)
+    resumed.prepare(get_experiment("sine").config("roml", 0, "smoke", overrides).to_dict())
+    buffer = io.BytesIO()
+    torch.save(state, buffer)  # as roml wrote it before: the experiment's state alone
+    resumed.checkpoint_file.write_bytes(buffer.getvalue())
+    assert train("sine", "roml", 0, "smoke", tmp_path / "resumed", progress=False, overrides=overrides) == whole
+
+
+def test_results_files_are_readable_by_the_group(tmp_path):
+    train("sine", "maml", 0, "smoke", tmp_path, progress=False, overrides={"iterations": 20, "n_test_tasks": 20})
+    umask = os.umask(0o022)
+    os.umask(umask)
+    files = list(RunDir(tmp_path, "sine", "maml", 0).path.iterdir())
+    assert files and {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o666 & ~umask}
