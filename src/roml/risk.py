@@ -31,20 +31,47 @@ from scipy import stats
 __all__ = [
     "ConfidenceInterval",
     "check_alpha",
+    "check_real",
     "confidence_interval",
     "cvar",
     "quantile",
+    "real_array",
     "upper_cvar",
     "weighted_mean",
 ]
 
 
+def check_real(value, name: str) -> float:
+    """``value`` as a float if it is a real number (int or float, numpy's included), else a ``ValueError`` naming
+    it: ``True``, ``"0.5"`` and ``1 + 0j`` are refused rather than read as 1, 0.5 and 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def real_array(x, name: str) -> np.ndarray:
+    """``x`` as a float array if its entries are real numbers, else a ``ValueError`` naming it (booleans,
+    strings, complex numbers and other objects are refused, not converted)."""
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"{name} must hold real numbers, got {x!r}")
+    try:
+        array = np.asarray(x)
+    except ValueError:  # ragged nesting
+        raise ValueError(f"{name} must be a rectangular array of real numbers, got {x!r}") from None
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold real numbers, got an array of dtype {array.dtype}")
+    return array.astype(float, copy=False)
+
+
+def _overflow_scale(values: np.ndarray) -> float:
+    """A power of two (so scaling is exact) that brings a sample of huge magnitude below 2**896, where the
+    differences and sums the risk measures take cannot overflow; 1 for every ordinary sample."""
+    return 2.0**-128 if values.size and np.max(np.abs(values)) > 2.0**896 else 1.0
+
+
 def check_alpha(alpha: float, name: str = "alpha") -> float:
     """Return ``alpha`` as a float if it lies in (0, 1], else raise a ``ValueError`` naming it."""
-    try:
-        value = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in (0, 1], got {alpha!r}") from None
+    value = check_real(alpha, name)
     if not (0.0 < value <= 1.0):  # also rejects NaN
         raise ValueError(f"{name} must be in (0, 1], got {alpha!r}")
     return value
@@ -52,7 +79,7 @@ def check_alpha(alpha: float, name: str = "alpha") -> float:
 
 def _as_sample(x, weights) -> tuple[np.ndarray, np.ndarray | None]:
     """Validate a 1-D sample and its optional non-negative weights (clear errors, no NaN)."""
-    values = np.asarray(x, dtype=float)
+    values = real_array(x, "x")
     if values.ndim != 1:
         raise ValueError(f"x must be one-dimensional, got shape {np.shape(x)}")
     if values.size == 0:
@@ -61,7 +88,7 @@ def _as_sample(x, weights) -> tuple[np.ndarray, np.ndarray | None]:
         raise ValueError(f"x must be finite, got {values[~np.isfinite(values)][:3].tolist()} among its values")
     if weights is None:
         return values, None
-    w = np.asarray(weights, dtype=float).reshape(-1)
+    w = real_array(weights, "weights").reshape(-1)
     if w.shape != values.shape:
         raise ValueError(f"weights must have the shape of x {values.shape}, got {np.shape(weights)}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
@@ -88,15 +115,16 @@ def quantile(x, alpha: float, weights=None, *, underlying: bool = False) -> floa
         alpha = float(np.clip(alpha * (n + 1) / (n - 1) - 1 / (n - 1), 0.0, 1.0))
     if n == 1:
         return float(values[0])
+    scale = _overflow_scale(values)
     order = np.argsort(values, kind="stable")
-    sorted_x = values[order]
+    sorted_x = values[order] * scale
     sorted_w = np.ones(n) if w is None else w[order]
     cum = np.cumsum(sorted_w)
     span = cum[-1] - sorted_w[-1] / 2 - sorted_w[0] / 2
     if span <= 0:  # all the weight sits on the two end points
-        return float(sorted_x[0] if alpha <= 0.5 else sorted_x[-1])
+        return float((sorted_x[0] if alpha <= 0.5 else sorted_x[-1]) / scale)
     positions = (cum - sorted_w / 2 - sorted_w[0] / 2) / span
-    return float(np.interp(alpha, positions, sorted_x))
+    return float(np.interp(alpha, positions, sorted_x) / scale)
 
 
 def cvar(x, alpha: float, weights=None) -> float:
@@ -107,8 +135,9 @@ def cvar(x, alpha: float, weights=None) -> float:
     """
     alpha = check_alpha(alpha)
     values, w = _as_sample(x, weights)
+    scale = _overflow_scale(values)
     order = np.argsort(values, kind="stable")
-    sorted_x = values[order]
+    sorted_x = values[order] * scale
     mass = np.ones(values.size) if w is None else w[order]
     tail_mass = alpha * mass.sum()
     if np.round(tail_mass) > 0 and np.isclose(tail_mass, np.round(tail_mass), rtol=0.0, atol=1e-9):
@@ -116,18 +145,20 @@ def cvar(x, alpha: float, weights=None) -> float:
     mass_before = np.concatenate(([0.0], np.cumsum(mass)[:-1]))
     taken = np.clip(tail_mass - mass_before, 0.0, mass)
     # measured from the minimum: exact for constant samples and less rounding for the rest
-    return float(sorted_x[0] + np.dot(taken, sorted_x - sorted_x[0]) / taken.sum())
+    return float((sorted_x[0] + np.dot(taken, sorted_x - sorted_x[0]) / taken.sum()) / scale)
 
 
 def upper_cvar(x, alpha: float, weights=None) -> float:
     """Mean of the highest ``alpha`` fraction of ``x`` (the CVaR of a *loss*): ``-cvar(-x, alpha, weights)``."""
-    return -cvar(-np.asarray(x, dtype=float), alpha, weights)
+    return -cvar(-real_array(x, "x"), alpha, weights)
 
 
 def weighted_mean(x, weights=None) -> float:
     """Self-normalised (importance-)weighted mean of ``x``; the plain mean without weights."""
     values, w = _as_sample(x, weights)
-    return float(values.mean() if w is None else np.dot(w, values) / w.sum())
+    scale = _overflow_scale(values)
+    values = values * scale
+    return float((values.mean() if w is None else np.dot(w, values) / w.sum()) / scale)
 
 
 @dataclass(frozen=True)

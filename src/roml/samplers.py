@@ -12,7 +12,9 @@ Every sampler wraps a meta-learning loop the same way (Definition 2: the baselin
 * :class:`FixedPoolSampler` - the naive adversarial sampler of App. D.4 (ablation).
 
 Samplers are deterministic given their ``seed`` and checkpointable with ``state_dict`` / ``load_state_dict``.
-Bad input raises a ``ValueError`` and leaves the sampler's state unchanged.
+Bad input raises a ``ValueError``; ``sample`` and ``observe`` are transactions (computed on copies, committed at
+the end), so any error, a user family's included, leaves the sampler's state exactly as it was. Numbers must be real
+numbers: booleans, strings and complex numbers are refused, not converted.
 
 This module imports only numpy (and roml's own numpy/scipy core).
 """
@@ -20,12 +22,13 @@ This module imports only numpy (and roml's own numpy/scipy core).
 from __future__ import annotations
 
 import copy
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
-from roml.risk import check_alpha, cvar, quantile, weighted_mean
+from roml.risk import check_alpha, check_real, cvar, quantile, real_array, weighted_mean
 from roml.tasks import TaskFamily
 
 __all__ = [
@@ -47,28 +50,35 @@ class TaskBatch:
         weights: ``(n,)`` importance weights ``D_phi0(z)/D_phi(z)`` (1 for tasks drawn from ``D_phi0``).
         from_original: ``(n,)`` bool, True where the task was drawn from the original distribution ``D_phi0``.
         index: serial number of the batch within its sampler (used to match ``observe`` calls).
+        log_weights: ``(n,)`` the logarithms of ``weights``, kept because ``weights`` may underflow to 0 or
+            overflow where the CEM still needs their ratios (``None`` in batches of states saved before).
     """
 
     tasks: np.ndarray
     weights: np.ndarray
     from_original: np.ndarray
     index: int
+    log_weights: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tasks)
 
+    def log_importance_weights(self) -> np.ndarray:
+        """``log_weights``, or the logarithm of ``weights`` for a batch saved without them."""
+        if self.log_weights is not None:
+            return self.log_weights
+        with np.errstate(divide="ignore"):
+            return np.log(self.weights)
+
 
 def _check_count(n, name: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
     return int(n)
 
 
 def _check_fraction(value, name: str, *, low_inclusive: bool, high_inclusive: bool) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    x = check_real(value, name)
     above = x >= 0 if low_inclusive else x > 0
     below = x <= 1 if high_inclusive else x < 1
     if not (above and below):
@@ -77,12 +87,79 @@ def _check_fraction(value, name: str, *, low_inclusive: bool, high_inclusive: bo
     return x
 
 
+def _check_seed(seed):
+    """A seed ``np.random.default_rng`` takes: None, a non-negative integer or a ``SeedSequence`` (no bools,
+    floats or strings, which numpy would read or refuse in surprising ways)."""
+    if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.BitGenerator)):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, a numpy SeedSequence or None, got {seed!r}")
+    return seed
+
+
+# --- checks of a loaded state: each raises a ValueError naming the entry ---------------------------------------------
+def _state_count(state: dict, key: str, high: int | None = None, value=None) -> int:
+    """``state[key]`` (or ``value``, named ``key``) as an integer in ``[0, high]``."""
+    value = state[key] if value is None else value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"state has {key}={value!r}, not a non-negative integer")
+    if high is not None and value > high:
+        raise ValueError(f"state has {key}={value!r}, more than {high}")
+    return int(value)
+
+
+def _state_array(state: dict, key: str, shape: tuple, kind: str = "f", value=None, finite: bool = True) -> np.ndarray:
+    """``state[key]`` (or ``value``, named ``key``) as a numpy array of ``shape`` (``-1``: any length) whose dtype
+    is of ``kind`` (``"f"``: real numbers, finite if ``finite``; ``"b"``: booleans; ``"i"``: integers)."""
+    value = state[key] if value is None else value
+    kinds = {"f": "iuf", "b": "b", "i": "iu"}[kind]
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds:
+        raise ValueError(f"state has {key} of type {type(value).__name__}{getattr(value, 'dtype', '')}, "
+                         f"not a numpy array of {dict(f='real numbers', b='booleans', i='integers')[kind]}")
+    if len(value.shape) != len(shape) or any(want not in (-1, got) for want, got in zip(shape, value.shape)):
+        raise ValueError(f"state has {key} of shape {value.shape}, expected {shape} (-1: any)")
+    if kind == "f" and finite and not np.all(np.isfinite(value)):
+        raise ValueError(f"state has {key} with values that are not finite")
+    return value
+
+
+def _state_history(state: dict, phi_shape: tuple) -> None:
+    """The history: a list of dicts, each with a finite ``phi`` of the family's shape."""
+    history = state["history"]
+    if not isinstance(history, list) or not all(isinstance(record, dict) and "phi" in record for record in history):
+        raise ValueError("state has a history that is not a list of records with a phi")
+    for i, record in enumerate(history):
+        _state_array(state, f"history[{i}].phi", phi_shape, value=np.asarray(record["phi"]))
+
+
+def _state_pending(state: dict, next_index: int, dim: int) -> None:
+    """The batches handed out and not yet observed: ``{index: TaskBatch}``, indices below ``next_index``."""
+    pending = state["_pending"]
+    if not isinstance(pending, dict):
+        raise ValueError(f"state has _pending of type {type(pending).__name__}, not a dict")
+    for index, batch in pending.items():
+        name = f"_pending[{index!r}]"
+        if not isinstance(batch, TaskBatch) or batch.index != index:
+            raise ValueError(f"state has {name} that is not the TaskBatch of that index")
+        _state_count(state, name, high=next_index - 1, value=index)
+        n = len(_state_array(state, f"{name}.tasks", (-1, dim), value=batch.tasks))
+        weights = _state_array(state, f"{name}.weights", (n,), value=batch.weights, finite=False)
+        if np.any(np.isnan(weights)) or np.any(weights < 0):
+            raise ValueError(f"state has {name}.weights that are negative or NaN")
+        _state_array(state, f"{name}.from_original", (n,), "b", value=batch.from_original)
+
+
 class TaskSampler(ABC):
     """Common interface and bookkeeping of every sampler (see the module docstring for the loop).
 
     Subclasses implement :meth:`_draw` (the tasks of a new batch) and :meth:`_training_weights`
-    (what ``observe`` returns, plus any update of the sampler's own state), and list their constructor settings
-    in ``_config_keys`` (checked when a state is loaded).
+    (what ``observe`` returns, plus the changes of the sampler's own state), list their constructor settings
+    in ``_config_keys`` (checked when a state is loaded) and check the values of their own state entries in
+    :meth:`_check_state`.
+
+    Both hooks are transactional: they compute on copies and return the new values of the attributes they change,
+    which :meth:`sample` and :meth:`observe` assign only once everything has been computed. An error anywhere
+    (bad input, a family whose ``fit`` or ``sample`` raises) leaves :meth:`state_dict` exactly as it was.
     """
 
     _config_keys: tuple[str, ...] = ()
@@ -91,7 +168,7 @@ class TaskSampler(ABC):
         if not isinstance(family, TaskFamily):
             raise ValueError(f"family must be a roml.tasks.TaskFamily, got {type(family).__name__}")
         self.family = family
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(_check_seed(seed))
         self.phi = family.phi0.copy()
         self.history: list[dict] = []
         self._next_index = 0
@@ -103,24 +180,27 @@ class TaskSampler(ABC):
     def sample(self, n: int) -> TaskBatch:
         """Draw a batch of ``n`` tasks (``n >= 1``)."""
         n = _check_count(n)
-        tasks, weights, from_original = self._draw(n)
+        rng = copy.deepcopy(self.rng)  # drawn from a copy, committed with the rest
+        tasks, log_weights, from_original, changes = self._draw(n, rng)
+        log_weights = np.asarray(log_weights, dtype=float)
         batch = TaskBatch(
             tasks=np.asarray(tasks, dtype=float),
-            weights=np.asarray(weights, dtype=float),
+            weights=np.exp(log_weights),
             from_original=np.asarray(from_original, dtype=bool),
             index=self._next_index,
+            log_weights=log_weights,
         )
-        for array in (batch.tasks, batch.weights, batch.from_original):
+        for array in (batch.tasks, batch.weights, batch.from_original, batch.log_weights):
             array.setflags(write=False)  # the sampler keeps the batch to match it in observe
-        self._next_index += 1
-        self.n_sampled += n
-        self._pending[batch.index] = batch
+        self._commit({**changes, "rng": rng, "_next_index": self._next_index + 1, "n_sampled": self.n_sampled + n,
+                      "_pending": {**self._pending, batch.index: batch}})
         return batch
 
     def observe(self, batch: TaskBatch, scores) -> np.ndarray:
         """Report the scores (higher is better) of a batch from :meth:`sample`; returns per-task training weights.
 
-        Each batch is observed exactly once. Scores must be finite, one per task.
+        Each batch is observed exactly once. Scores must be finite real numbers, one per task. An error leaves the
+        sampler exactly as it was, so the batch can be observed again.
         """
         pending = self._pending.get(getattr(batch, "index", None))
         if pending is None or not (pending is batch or np.array_equal(pending.tasks, batch.tasks)):
@@ -129,24 +209,33 @@ class TaskSampler(ABC):
                 "or has already been observed"
             )
         batch = pending
-        values = np.asarray(scores, dtype=float)
+        values = real_array(scores, "scores")
         if values.shape != (len(batch),):
             raise ValueError(f"scores must have shape ({len(batch)},), got {np.shape(scores)}")
         if not np.all(np.isfinite(values)):
             raise ValueError(f"scores must be finite, got {values[~np.isfinite(values)][:3].tolist()} among them")
-        weights = self._training_weights(batch, values)
-        del self._pending[batch.index]
-        self.n_observed += len(batch)
+        weights, changes = self._training_weights(batch, values)
+        records = changes.pop("history", [])
+        self._commit({**changes, "n_observed": self.n_observed + len(batch),
+                      "_pending": {k: v for k, v in self._pending.items() if k != batch.index}})
+        self.history.extend(records)
         return weights
+
+    def _commit(self, changes: dict) -> None:
+        """Assign the new values of a transaction (plain assignments: nothing here can fail)."""
+        for key, value in changes.items():
+            setattr(self, key, value)
 
     # --- hooks -----------------------------------------------------------------------------------------------
     @abstractmethod
-    def _draw(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tasks ``(n, d)``, importance weights ``(n,)`` and from-original flags ``(n,)`` of a new batch."""
+    def _draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Tasks ``(n, d)``, log importance weights ``(n,)``, from-original flags ``(n,)`` of a new batch drawn with
+        ``rng``, and the new values of the attributes the draw changes (nothing is changed in place)."""
 
     @abstractmethod
-    def _training_weights(self, batch: TaskBatch, scores: np.ndarray) -> np.ndarray:
-        """Per-task training weights for a validated batch; may update the sampler (must not fail midway)."""
+    def _training_weights(self, batch: TaskBatch, scores: np.ndarray) -> tuple[np.ndarray, dict]:
+        """Per-task training weights for a validated batch and the new values of the attributes the observation
+        changes (``"history"``: the records to append); nothing is changed in place."""
 
     # --- checkpointing ---------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -159,42 +248,67 @@ class TaskSampler(ABC):
     def load_state_dict(self, state: dict) -> None:
         """Restore a :meth:`state_dict` taken from a sampler of the same class and configuration.
 
-        A state of another sampler class, another configuration (alpha, batch size, ...) or another family's
-        parameter shape raises a ``ValueError`` and leaves this sampler unchanged.
+        Every value is checked (type, shape, range, consistency with the rest); a state of another sampler class
+        or configuration, a missing entry or a bad value raises a ``ValueError`` naming the entry and leaves this
+        sampler unchanged.
         """
         if not isinstance(state, dict) or state.get("sampler") != type(self).__name__:
             found = state.get("sampler") if isinstance(state, dict) else type(state).__name__
             raise ValueError(f"state is for a {found!r}, not a {type(self).__name__!r}")
-        mine = set(vars(self)) - {"family", "rng"}
+        mine = set(vars(self)) - {"family"}
         missing = mine - set(state)
         if missing:
             raise ValueError(f"state is missing {sorted(missing)}")
         for key in self._config_keys:
             if state[key] != getattr(self, key):
                 raise ValueError(f"state has {key}={state[key]!r}, this sampler has {key}={getattr(self, key)!r}")
-        if np.shape(state["phi"]) != self.family.phi0.shape:
-            raise ValueError(
-                f"state has phi of shape {np.shape(state['phi'])}, the family's is {self.family.phi0.shape}"
-            )
-        rng = np.random.default_rng()
-        rng.bit_generator.state = copy.deepcopy(state["rng"])
-        restored = {key: copy.deepcopy(state[key]) for key in mine}
-        self.rng = rng
-        for key, value in restored.items():
-            setattr(self, key, value)
+        restored = {key: copy.deepcopy(state[key]) for key in mine - {"rng"}}
+        restored = self._upgrade_state(restored)
+        self._check_state(restored)
+        self._commit({**restored, "rng": _generator_from_state(state["rng"])})
+
+    def _upgrade_state(self, state: dict) -> dict:
+        """A state saved by an earlier version in today's form (nothing to do unless a subclass says so)."""
+        return state
+
+    def _check_state(self, state: dict) -> None:
+        """Check every value of a state (``ValueError`` naming the entry); subclasses extend it."""
+        phi = _state_array(state, "phi", self.family.phi0.shape)
+        if np.any(phi < self.family.phi_low) or np.any(phi > self.family.phi_high):
+            raise ValueError(f"state has phi={phi.tolist()} outside the family's range "
+                             f"[{self.family.phi_low.tolist()}, {self.family.phi_high.tolist()}]")
+        next_index = _state_count(state, "_next_index")
+        n_sampled = _state_count(state, "n_sampled")
+        _state_count(state, "n_observed", high=n_sampled)
+        _state_history(state, self.family.phi0.shape)
+        _state_pending(state, next_index, self.family.dim)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.family!r}, phi={np.round(self.phi, 4).tolist()})"
 
 
+def _generator_from_state(rng_state) -> np.random.Generator:
+    """A fresh generator in ``rng_state`` (a bit generator's ``state`` dict), or a ``ValueError`` naming ``rng``."""
+    try:
+        name = rng_state["bit_generator"]
+        bit_generator = getattr(np.random, name)() if name in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937") \
+            else None
+        if bit_generator is None:
+            raise ValueError(f"unknown bit generator {name!r}")
+        bit_generator.state = copy.deepcopy(rng_state)
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise ValueError(f"state has an invalid rng ({type(error).__name__}: {error})") from None
+    return np.random.Generator(bit_generator)
+
+
 class UniformSampler(TaskSampler):
     """The risk-neutral baseline: every task from the original distribution ``D_phi0``, training weights all one."""
 
-    def _draw(self, n):
-        return self.family.sample(self.family.phi0, n, self.rng), np.ones(n), np.ones(n, dtype=bool)
+    def _draw(self, n, rng):
+        return self.family.sample(self.family.phi0, n, rng), np.zeros(n), np.ones(n, dtype=bool), {}
 
     def _training_weights(self, batch, scores):
-        return np.ones(len(batch))
+        return np.ones(len(batch)), {}
 
 
 class CVaRSampler(UniformSampler):
@@ -213,7 +327,7 @@ class CVaRSampler(UniformSampler):
 
     def _training_weights(self, batch, scores):
         threshold = quantile(scores, self.alpha)
-        return (scores <= threshold).astype(float)
+        return (scores <= threshold).astype(float), {}
 
 
 class RoMLSampler(TaskSampler):
@@ -269,68 +383,116 @@ class RoMLSampler(TaskSampler):
         self._buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # observed, not yet used by an update
         self._n_buffered = 0
 
-    def _next_reference_flags(self, n: int) -> np.ndarray:
-        """Flags of the next ``n`` draws: each window of ``batch_size`` draws holds ``n_reference`` from D_phi0."""
-        while self._reference_slots.size < n:
+    def _next_reference_flags(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Flags of the next ``n`` draws (each window of ``batch_size`` draws holds ``n_reference`` from D_phi0),
+        and the flags of the draws after them."""
+        slots = self._reference_slots
+        while slots.size < n:
             window = np.zeros(self.batch_size, dtype=bool)
-            window[self.rng.choice(self.batch_size, size=self.n_reference, replace=False)] = True
-            self._reference_slots = np.concatenate((self._reference_slots, window))
-        flags, self._reference_slots = self._reference_slots[:n], self._reference_slots[n:]
-        return flags
+            window[rng.choice(self.batch_size, size=self.n_reference, replace=False)] = True
+            slots = np.concatenate((slots, window))
+        return slots[:n], slots[n:]
 
-    def _draw(self, n):
-        from_original = self._next_reference_flags(n)
+    def _draw(self, n, rng):
+        from_original, later = self._next_reference_flags(n, rng)
         tasks = np.empty((n, self.family.dim))
-        weights = np.ones(n)
+        log_weights = np.zeros(n)
         n_original = int(from_original.sum())
         if n_original:
-            tasks[from_original] = self.family.sample(self.family.phi0, n_original, self.rng)
+            tasks[from_original] = self.family.sample(self.family.phi0, n_original, rng)
         if n_original < n:
-            drawn = self.family.sample(self.phi, n - n_original, self.rng)
+            drawn = self.family.sample(self.phi, n - n_original, rng)
             tasks[~from_original] = drawn
-            weights[~from_original] = self.family.importance_weights(drawn, self.phi)
-        return tasks, weights, from_original
+            log_weights[~from_original] = self.family.log_pdf(drawn, self.family.phi0) - self.family.log_pdf(
+                drawn, self.phi)
+        return tasks, log_weights, from_original, {"_reference_slots": later}
 
     def _training_weights(self, batch, scores):
-        self._buffer.append((batch.tasks, batch.weights, scores))
-        self._n_buffered += len(batch)
-        if self._n_buffered >= self.batch_size:
-            tasks, weights, all_scores = (np.concatenate(parts) for parts in zip(*self._buffer))
-            n_updates = self._n_buffered // self.batch_size
+        buffer = [*self._buffer, (batch.tasks, batch.weights, scores, batch.log_importance_weights())]
+        n_buffered = self._n_buffered + len(batch)
+        phi, records = self.phi, []
+        if n_buffered >= self.batch_size:
+            parts = [np.concatenate(column) for column in zip(*buffer)]
+            n_updates = n_buffered // self.batch_size
             for k in range(n_updates):
                 window = slice(k * self.batch_size, (k + 1) * self.batch_size)
-                self._update(tasks[window], weights[window], all_scores[window])
-            rest = slice(n_updates * self.batch_size, None)
-            self._buffer = [(tasks[rest], weights[rest], all_scores[rest])]
-            self._n_buffered -= n_updates * self.batch_size
-        return np.ones(len(batch))
+                phi, record = self._update(phi, *(part[window] for part in parts))
+                records.append({"update": len(self.history) + k + 1,
+                                "n_tasks": (len(self.history) + k + 1) * self.batch_size, **record})
+            buffer = [tuple(part[n_updates * self.batch_size:] for part in parts)]
+            n_buffered -= n_updates * self.batch_size
+        changes = {"_buffer": buffer, "_n_buffered": n_buffered, "phi": phi, "history": records}
+        return np.ones(len(batch)), changes
 
-    def _update(self, tasks: np.ndarray, weights: np.ndarray, scores: np.ndarray) -> None:
-        """One CEM step on a full batch (Algorithm 2, lines 10-16, then the soft update)."""
-        reference_quantile = quantile(scores, self.alpha, weights, underlying=True)
+    def _update(self, phi, tasks, weights, scores, log_weights) -> tuple[np.ndarray, dict]:
+        """One CEM step on a full batch (Algorithm 2, lines 10-16, then the soft update) from ``phi``: the new phi
+        and the step's history record. Changes nothing."""
+        reference_weights = _scale_free_weights(weights, log_weights, "the reference quantile, mean and CVaR")
+        reference_quantile = quantile(scores, self.alpha, reference_weights, underlying=True)
         internal_quantile = quantile(scores, self.beta)
         threshold = max(reference_quantile, internal_quantile)
         selected = scores <= threshold
-        fitted = self.family.fit(tasks[selected], weights[selected])
-        previous = self.phi
-        self.phi = np.clip(
-            self.soft_update * previous + (1 - self.soft_update) * fitted, self.family.phi_low, self.family.phi_high
-        )
-        self.history.append(
-            {
-                "update": len(self.history) + 1,
-                "n_tasks": (len(self.history) + 1) * self.batch_size,
-                "phi": self.phi.copy(),
-                "reference_quantile": reference_quantile,
-                "internal_quantile": internal_quantile,
-                "threshold": threshold,
-                "n_selected": int(selected.sum()),
-                "sample_mean": float(scores.mean()),
-                "sample_cvar": cvar(scores, self.alpha),
-                "reference_mean": weighted_mean(scores, weights),
-                "reference_cvar": cvar(scores, self.alpha, weights),
-            }
-        )
+        fit_weights = _scale_free_weights(weights[selected], log_weights[selected], "the fit of the selected tasks")
+        fitted = self.family.fit(tasks[selected], np.ones(selected.sum()) if fit_weights is None else fit_weights)
+        phi = np.clip(self.soft_update * phi + (1 - self.soft_update) * fitted, self.family.phi_low,
+                      self.family.phi_high)
+        return phi, {
+            "phi": phi.copy(),
+            "reference_quantile": reference_quantile,
+            "internal_quantile": internal_quantile,
+            "threshold": threshold,
+            "n_selected": int(selected.sum()),
+            "sample_mean": weighted_mean(scores),
+            "sample_cvar": cvar(scores, self.alpha),
+            "reference_mean": weighted_mean(scores, reference_weights),
+            "reference_cvar": cvar(scores, self.alpha, reference_weights),
+        }
+
+    def _upgrade_state(self, state):
+        """Buffers saved before the log weights were kept hold ``(tasks, weights, scores)``: add their logs."""
+        buffer = state.get("_buffer")
+        if isinstance(buffer, list) and all(isinstance(part, tuple) and len(part) == 3 for part in buffer):
+            with np.errstate(divide="ignore"):
+                state["_buffer"] = [(*part, np.log(np.asarray(part[1], dtype=float))) for part in buffer]
+        return state
+
+    def _check_state(self, state):
+        super()._check_state(state)
+        if _state_count(state, "n_reference") != self.n_reference:
+            raise ValueError(f"state has n_reference={state['n_reference']}, this sampler has {self.n_reference}")
+        _state_array(state, "_reference_slots", (-1,), "b")
+        n_buffered = _state_count(state, "_n_buffered", high=self.batch_size - 1)
+        buffer = state["_buffer"]
+        if not isinstance(buffer, list) or not all(isinstance(part, tuple) and len(part) == 4 for part in buffer):
+            raise ValueError("state has a _buffer that is not a list of (tasks, weights, scores, log_weights)")
+        sizes = [len(_state_array(state, "_buffer tasks", (-1, self.family.dim), value=part[0])) for part in buffer]
+        for size, (_, weights, scores, log_weights) in zip(sizes, buffer):
+            _state_array(state, "_buffer weights", (size,), value=weights, finite=False)
+            _state_array(state, "_buffer scores", (size,), value=scores)
+            _state_array(state, "_buffer log_weights", (size,), value=log_weights, finite=False)
+            if np.any(np.isnan(log_weights)) or np.any(log_weights == np.inf) or np.any(np.isnan(weights)):
+                raise ValueError("state has _buffer weights that are NaN or infinite logs")
+        if sum(sizes) != n_buffered:
+            raise ValueError(f"state has _n_buffered={n_buffered}, but its _buffer holds {sum(sizes)} tasks")
+
+
+def _scale_free_weights(weights: np.ndarray, log_weights: np.ndarray, purpose: str) -> np.ndarray | None:
+    """Importance weights for a use that only needs them up to a common factor (a weighted quantile, mean, CVaR
+    or fit).
+
+    The weights as sampled when they are finite and not all zero (so results are bit-identical to weights kept as
+    numbers); else, when ``D_phi0/D_phi`` underflowed to 0 or overflowed, ``exp(log w - max log w)``: the same
+    ratios, computed in log space, with the largest weight 1. ``None``, with a warning, when every weight is
+    exactly zero even in log space (tasks of zero density under ``D_phi0``): the caller then goes unweighted.
+    """
+    if np.all(np.isfinite(weights)) and weights.max() > 0:
+        return weights
+    top = log_weights.max()
+    if top == -np.inf:
+        warnings.warn(f"RoML: every importance weight of {purpose} is zero (tasks of zero density under D_phi0); "
+                      "using them unweighted", RuntimeWarning, stacklevel=4)
+        return None
+    return np.exp(log_weights - top)
 
 
 class FixedPoolSampler(TaskSampler):
@@ -357,22 +519,50 @@ class FixedPoolSampler(TaskSampler):
         self._pool_handed_out = 0
         self._batch_pool_indices: dict[int, np.ndarray] = {}
 
-    def _draw(self, n):
+    @property
+    def n_hard(self) -> int:
+        """Size of the hard pool: the ``alpha`` fraction of the pool, at least one task."""
+        return max(1, int(round(self.alpha * self.pool_size)))
+
+    def _draw(self, n, rng):
         fresh = np.arange(self._pool_handed_out, min(self._pool_handed_out + n, self.pool_size))
-        self._pool_handed_out += fresh.size
         rest = n - fresh.size
         candidates = self.hard_pool if self.hard_pool is not None else np.arange(self.pool_size)
-        indices = np.concatenate((fresh, candidates[self.rng.integers(candidates.size, size=rest)]))
-        self._batch_pool_indices[self._next_index] = indices
+        indices = np.concatenate((fresh, candidates[rng.integers(candidates.size, size=rest)]))
         from_original = np.zeros(n, dtype=bool)
         from_original[: fresh.size] = True
-        return self.pool[indices], np.ones(n), from_original
+        changes = {"_pool_handed_out": self._pool_handed_out + fresh.size,
+                   "_batch_pool_indices": {**self._batch_pool_indices, self._next_index: indices}}
+        return self.pool[indices], np.zeros(n), from_original, changes
 
     def _training_weights(self, batch, scores):
-        indices = self._batch_pool_indices.pop(batch.index)
+        indices = self._batch_pool_indices[batch.index]
         first_time = batch.from_original
-        self.pool_scores[indices[first_time]] = scores[first_time]
-        if self.hard_pool is None and not np.isnan(self.pool_scores).any():
-            n_hard = max(1, int(round(self.alpha * self.pool_size)))
-            self.hard_pool = np.argsort(self.pool_scores, kind="stable")[:n_hard]
-        return np.ones(len(batch))
+        pool_scores = self.pool_scores.copy()
+        pool_scores[indices[first_time]] = scores[first_time]
+        hard_pool = self.hard_pool
+        if hard_pool is None and not np.isnan(pool_scores).any():
+            hard_pool = np.argsort(pool_scores, kind="stable")[: self.n_hard]
+        changes = {"pool_scores": pool_scores, "hard_pool": hard_pool,
+                   "_batch_pool_indices": {k: v for k, v in self._batch_pool_indices.items() if k != batch.index}}
+        return np.ones(len(batch)), changes
+
+    def _check_state(self, state):
+        super()._check_state(state)
+        _state_array(state, "pool", (self.pool_size, self.family.dim))
+        scores = _state_array(state, "pool_scores", (self.pool_size,), finite=False)
+        if np.any(np.isinf(scores)):
+            raise ValueError("state has pool_scores that are infinite (NaN marks a task not yet scored)")
+        _state_count(state, "_pool_handed_out", high=self.pool_size)
+        if state["hard_pool"] is not None:
+            hard = _state_array(state, "hard_pool", (self.n_hard,), "i")
+            if np.any(hard >= self.pool_size) or np.isnan(scores).any():
+                raise ValueError("state has a hard_pool outside the pool, or one chosen before the pool was scored")
+        indices = state["_batch_pool_indices"]
+        if not isinstance(indices, dict) or set(indices) != set(state["_pending"]):
+            raise ValueError("state has _batch_pool_indices that do not match its pending batches")
+        for index, chosen in indices.items():
+            n = len(state["_pending"][index])
+            chosen = _state_array(state, f"_batch_pool_indices[{index}]", (n,), "i", value=chosen)
+            if np.any(chosen >= self.pool_size):
+                raise ValueError(f"state has _batch_pool_indices[{index}] outside the pool")

@@ -32,6 +32,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import special
 
+from roml.risk import check_real, real_array
+
 __all__ = ["BetaBox", "Categorical", "Exponential", "LogBetaBox", "PolarDisc", "TaskFamily"]
 
 
@@ -77,7 +79,7 @@ class TaskFamily(ABC):
 
     def check_phi(self, phi, name: str = "phi") -> np.ndarray:
         """Return ``phi`` as a float array of ``phi0``'s shape, or raise a ``ValueError`` naming it."""
-        value = np.asarray(phi, dtype=float)
+        value = real_array(phi, name)
         if value.shape != self.phi0.shape:
             raise ValueError(f"{name} must have shape {self.phi0.shape}, got {value.shape}")
         if not np.all(np.isfinite(value)):
@@ -86,7 +88,7 @@ class TaskFamily(ABC):
 
     def check_tasks(self, x, name: str = "x") -> np.ndarray:
         """Return ``x`` as an ``(n, d)`` float array, or raise a ``ValueError`` naming it."""
-        value = np.asarray(x, dtype=float)
+        value = real_array(x, name)
         if value.ndim == 1 and self.dim == 1:
             value = value[:, None]
         if value.ndim != 2 or value.shape[1] != self.dim:
@@ -124,7 +126,7 @@ def _check_rng(rng, name: str = "rng") -> np.random.Generator:
 
 def _check_weights(weights, n: int, name: str = "weights") -> np.ndarray:
     """Return ``weights`` as an ``(n,)`` float array rescaled to max 1 (finite, non-negative, not all zero)."""
-    w = np.asarray(weights, dtype=float)
+    w = real_array(weights, name)
     if w.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},) to match the {n} tasks, got {np.shape(weights)}")
     if not np.all(np.isfinite(w)):
@@ -154,9 +156,9 @@ def _check_names(names, dim: int) -> tuple[str, ...]:
 
 def _check_bounds(low, high, low_name: str, high_name: str) -> tuple[np.ndarray, np.ndarray]:
     """Broadcast scalar-or-sequence bounds to two finite 1-D arrays with ``low < high``."""
+    low_array, high_array = real_array(low, low_name), real_array(high, high_name)
     try:
-        lo, hi = np.broadcast_arrays(np.atleast_1d(np.asarray(low, dtype=float)),
-                                     np.atleast_1d(np.asarray(high, dtype=float)))
+        lo, hi = np.broadcast_arrays(np.atleast_1d(low_array), np.atleast_1d(high_array))
     except ValueError:
         raise ValueError(
             f"{low_name} and {high_name} must be scalars or sequences of one length, "
@@ -173,10 +175,7 @@ def _check_bounds(low, high, low_name: str, high_name: str) -> tuple[np.ndarray,
 
 
 def _check_eps(eps, upper: float, name: str = "eps") -> float:
-    try:
-        value = float(eps)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in (0, {upper}), got {eps!r}") from None
+    value = check_real(eps, name)
     if not (0.0 < value < upper):
         raise ValueError(f"{name} must be in (0, {upper}), got {eps!r}")
     return value
@@ -243,7 +242,7 @@ class _BetaProductFamily(TaskFamily):
 
     def from_unit(self, u) -> np.ndarray:
         """Map unit coordinates ``u`` (``(n, d)`` in ``[0, 1]^d``) to tasks; the inverse of ``to_unit``."""
-        value = np.asarray(u, dtype=float)
+        value = real_array(u, "u")
         if value.ndim == 1 and self.dim == 1:
             value = value[:, None]
         if value.ndim != 2 or value.shape[1] != self.dim:
@@ -391,10 +390,7 @@ class PolarDisc(_BetaProductFamily):
     """
 
     def __init__(self, radius: float, names: Sequence[str] = ("x", "y"), *, eps: float = 0.02):
-        try:
-            value = float(radius)
-        except (TypeError, ValueError):
-            raise ValueError(f"radius must be a positive number, got {radius!r}") from None
+        value = check_real(radius, "radius")
         if not (0.0 < value < np.inf):
             raise ValueError(f"radius must be positive and finite, got {radius!r}")
         self.radius = value
@@ -464,10 +460,7 @@ class Exponential(TaskFamily):
 
     @staticmethod
     def _positive(value, name: str) -> float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+        number = check_real(value, name)
         if not (0.0 < number < np.inf):
             raise ValueError(f"{name} must be positive and finite, got {value!r}")
         return number
@@ -532,10 +525,7 @@ class Categorical(TaskFamily):
     def __init__(self, n_tasks: int, names: Sequence[str] | str = ("task",), *, eps: float = 0.02):
         if isinstance(n_tasks, (bool, np.bool_)) or not isinstance(n_tasks, (int, np.integer)) or n_tasks < 2:
             raise ValueError(f"n_tasks must be an integer >= 2, got {n_tasks!r}")
-        try:
-            eps_value = float(eps)
-        except (TypeError, ValueError):
-            raise ValueError(f"eps must be a number in (0, 1], got {eps!r}") from None
+        eps_value = check_real(eps, "eps")
         if not (0.0 < eps_value <= 1.0):
             raise ValueError(f"eps must be in (0, 1], got {eps!r}")
         self.n_tasks = int(n_tasks)
