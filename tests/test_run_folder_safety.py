@@ -100,7 +100,8 @@ def test_a_checkpoint_without_the_run_identity_still_resumes(tmp_path):
     """Checkpoints written before the identity was recorded (a bare state) load, with nothing run."""
     overrides = {"iterations": 40, "checkpoint_every": 20, "n_test_tasks": 50}
     whole = train("sine", "roml", 0, "smoke", tmp_path / "whole", progress=False, overrides=overrides)
-    half = train("sine", "roml", 0, "smoke", tmp_path / "half", progress=False, overrides={**overrides, "iterations": 20})
+    half = train("sine", "roml", 0, "smoke", tmp_path / "half", progress=False,
+                 overrides={**overrides, "iterations": 20})
     assert half != whole
     run = RunDir(tmp_path / "half", "sine", "roml", 0)
     state = run.load_checkpoint()

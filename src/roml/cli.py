@@ -1,8 +1,10 @@
 """The ``roml`` command: train, reproduce, report, list, demo.
 
-Errors a user can fix (an unknown experiment, method or scale, a folder holding runs of another configuration, a
-corrupt checkpoint) end the command with a one-line ``roml: error: ...`` and exit status 2; nothing already
-written is overwritten or deleted.
+Errors a user can fix (an unknown experiment, method or scale, a setting of the wrong type or out of range, a
+folder holding runs of another configuration, a corrupt or foreign checkpoint) end the command with a one-line
+``roml: error: ...`` and exit status 2; an operating-system error (a folder that cannot be created or written, a
+file where a folder should be) ends it with one line naming the path and exit status 1. Settings are checked before
+anything is written, and nothing already written is overwritten or deleted.
 """
 
 from __future__ import annotations
@@ -215,7 +217,17 @@ def main(argv: list[str] | None = None) -> int:
     except RunFailure as error:  # some runs failed; the others were kept
         print(f"roml: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a path that cannot be created, read or written
+        print(f"roml: error: {_describe_os_error(error)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _describe_os_error(error: OSError) -> str:
+    """``<what went wrong>: <path>`` on one line (``str(error)`` adds an errno and may span lines)."""
+    reason = error.strerror or str(error).strip().splitlines()[0]
+    paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
+    return f"{reason}: {' -> '.join(paths)}" if paths else reason
 
 
 if __name__ == "__main__":

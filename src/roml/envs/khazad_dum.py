@@ -317,6 +317,19 @@ def _check_taus(tasks: Any, n: int, name: str = "tasks") -> np.ndarray:
     return arr
 
 
+def _check_reset_options(options, allowed: tuple[str, ...]) -> dict:
+    """``options`` of a ``reset`` (``{}`` for None); a ``ValueError`` for an unknown key, so that a misspelt task
+    key cannot silently keep the previous task (the MuJoCo environments refuse them too)."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ValueError(f"options must be a dict, got {type(options).__name__}")
+    unknown = set(options) - set(allowed)
+    if unknown:
+        raise ValueError(f"unknown reset options {sorted(unknown)}; expected {' or '.join(map(repr, allowed))}")
+    return options
+
+
 def _check_starts(starts: Any, n: int, name: str) -> np.ndarray:
     """``(n, 2)`` start positions whose rounded cells are floor (not wall, not abyss)."""
     try:
@@ -523,8 +536,8 @@ class KhazadDumEnv(gymnasium.Env[np.ndarray, np.int64]):
         """Start an episode. ``options`` may hold ``"task"`` (tau, as in ``set_task``) and ``"start"`` (an (x, y)
         floor position; default: a random start from ``self.np_random``, which is drawn even when ``"start"`` is
         given, so that the generator's stream does not depend on the options)."""
+        options = _check_reset_options(options, ("task", "start"))
         super().reset(seed=seed)
-        options = {} if options is None else options
         if "task" in options:
             self.set_task(options["task"])
         start = None if options.get("start") is None else _check_starts(options["start"], 1, "options['start']")
@@ -668,8 +681,8 @@ class KhazadDumVecEnv(VectorEnv):
         may hold ``"tasks"`` (as in :meth:`set_tasks`) and ``"starts"`` (``(num_envs, 2)`` floor positions)."""
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ValueError(f"seed must be an int or None (one generator serves all sub-envs), got {seed!r}")
+        options = _check_reset_options(options, ("tasks", "starts"))
         super().reset(seed=seed)
-        options = {} if options is None else options
         n = self.num_envs
         if "tasks" in options:
             self.set_tasks(options["tasks"])

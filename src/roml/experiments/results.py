@@ -149,16 +149,22 @@ class RunDir:
 
         Raises :class:`RunFolderError` (and touches nothing) when the folder holds a run of another configuration.
         """
-        if self.config_file.exists():
-            existing = read_json(self.config_file)
-            if existing != json.loads(json.dumps(config, default=_json_default)):
-                changed = sorted(k for k in set(existing) | set(config) if existing.get(k) != config.get(k))
-                raise RunFolderError(
-                    f"{self.path} holds a run of another configuration (differs in {', '.join(changed)}); "
-                    "use another --out folder or remove that run"
-                )
-            return
-        self.write_json(self.config_file, config)
+        if not self.check_config(config):
+            self.write_json(self.config_file, config)
+
+    def check_config(self, config: dict) -> bool:
+        """Whether the folder already holds a run of ``config``; :class:`RunFolderError` if it holds a run of
+        another configuration. Writes nothing."""
+        if not self.config_file.exists():
+            return False
+        existing = read_json(self.config_file)
+        if existing != json.loads(json.dumps(config, default=_json_default)):
+            changed = sorted(k for k in set(existing) | set(config) if existing.get(k) != config.get(k))
+            raise RunFolderError(
+                f"{self.path} holds a run of another configuration (differs in {', '.join(changed)}); "
+                "use another --out folder or remove that run"
+            )
+        return True
 
     # --- writing -------------------------------------------------------------------------------------------
     @staticmethod
@@ -221,7 +227,9 @@ class RunDir:
         """Refuse a checkpoint written by another run or with another configuration (e.g. a copied file)."""
         name = identity.get("name") if isinstance(identity, dict) else None
         if name != self.name:
-            raise RunFolderError(f"{self.checkpoint_file} is the checkpoint of run {name}, not of {self.name}; {_RESTART}")
+            raise RunFolderError(
+                f"{self.checkpoint_file} is the checkpoint of run {name}, not of {self.name}; {_RESTART}"
+            )
         if identity.get("config") != read_json(self.config_file):
             raise RunFolderError(
                 f"{self.checkpoint_file} was written with another configuration than {self.config_file}; {_RESTART}"

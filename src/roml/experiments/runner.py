@@ -74,16 +74,18 @@ def _execute(job: _Job, sink=None) -> dict[str, Any]:
 
 
 def _make_jobs(experiment_name, methods, seeds, scale, out: Path, overrides=None) -> list[_Job]:
+    """The jobs of ``methods`` x ``seeds``: every configuration is built (and so validated) and every existing run
+    folder checked before the first folder is written, so a bad setting or a folder of another configuration
+    stops the command with nothing written."""
     experiment = get_experiment(experiment_name)
     methods = tuple(methods) if methods else experiment.methods
-    jobs = []
-    for method in methods:
-        for seed in seeds:
-            config = experiment.config(method, seed, scale, overrides)
-            run_dir = RunDir(out, experiment.name, method, seed)
-            run_dir.prepare(config.to_dict())  # refuses a folder of another configuration before any work
-            jobs.append(_Job(experiment.name, config.to_dict(), str(out)))
-    return jobs
+    configs = [experiment.config(method, seed, scale, overrides) for method in methods for seed in seeds]
+    runs = [(RunDir(out, experiment.name, c.method, c.seed), c.to_dict()) for c in configs]
+    for run_dir, config in runs:
+        run_dir.check_config(config)
+    for run_dir, config in runs:
+        run_dir.prepare(config)
+    return [_Job(experiment.name, config, str(out)) for _, config in runs]
 
 
 def train(
