@@ -232,15 +232,64 @@ def test_missing_or_empty_folder_has_no_finished_runs(tmp_path):
         ('{"metrics": {"mean_loss@1": NaN}}', "must be a finite number"),
     ],
 )
-def test_a_corrupt_summary_names_its_file_and_nothing_is_written(tmp_path, content, message):
+def test_a_corrupt_summary_is_named_and_its_run_left_out(tmp_path, content, message):
     write_run(tmp_path, "maml", 0, sine_metrics("maml", 0))
     bad = write_run(tmp_path, "roml", 0, sine_metrics("roml", 0)) / "summary.json"
     bad.write_text(content)
-    with pytest.raises(RunFolderError, match=message) as error:
+    skipped = []
+    write_report(tmp_path, skipped)
+    assert len(skipped) == 1 and str(bad) in skipped[0] and message in skipped[0] and "left out" in skipped[0]
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert set(summary["method"]) == {"maml"}
+    table = (tmp_path / "table.md").read_text()
+    assert "## Files not read" in table and str(bad) in table
+
+
+def test_only_corrupt_summaries_is_no_finished_runs_and_names_one(tmp_path):
+    bad = write_run(tmp_path, "roml", 0, sine_metrics("roml", 0)) / "summary.json"
+    bad.write_text("{")
+    with pytest.raises(ValueError, match=f"no finished runs in .*1 unreadable: {bad}"):
         write_report(tmp_path)
-    assert isinstance(error.value, ValueError)
-    assert str(bad) in str(error.value)
-    assert not (tmp_path / "summary.csv").exists() and not (tmp_path / "table.md").exists()
+    assert not (tmp_path / "table.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "note", "rows"),
+    [
+        (lambda text: "", "is empty; skipped", None),
+        (lambda text: text[: len(text) - 9], "torn line", 19),
+        (lambda text: text.replace("\n5,", "\n5,1,2,3,4,5,6,7,8,9,", 1), "is corrupt", None),
+        (lambda text: b"\xff\xfe\x00garbage\n", "is unreadable", None),
+    ],
+    ids=["empty", "torn", "extra-fields", "garbled"],
+)
+def test_a_damaged_progress_csv_is_named_and_the_rest_reported(tmp_path, damage, note, rows):
+    from roml import report as report_module
+
+    for seed in (0, 1):
+        write_run(tmp_path, "maml", seed, sine_metrics("maml", seed))
+    progress = tmp_path / "sine" / "maml" / "seed1" / "progress.csv"
+    damaged = damage(progress.read_text())
+    progress.write_bytes(damaged if isinstance(damaged, bytes) else damaged.encode())
+    skipped = []
+    paths = write_report(tmp_path, skipped)
+    assert len(skipped) == 1 and str(progress) in skipped[0] and note in skipped[0]
+    assert tmp_path / "sine_training.png" in paths
+    reader = report_module._Reader()
+    frame = reader.csv(progress)
+    assert (None if frame is None else len(frame)) == rows
+    if rows is not None:  # the torn row is dropped, the whole rows are kept as written
+        pd.testing.assert_frame_equal(frame, progress_frame(1).iloc[:rows])
+
+
+def test_the_report_command_prints_each_skipped_file_on_one_line(tmp_path, capsys):
+    from roml.cli import main
+
+    write_run(tmp_path, "maml", 0, sine_metrics("maml", 0))
+    (tmp_path / "sine" / "maml" / "seed0" / "sampler.csv").write_text("")
+    assert main(["report", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"roml: skipped: {tmp_path / 'sine' / 'maml' / 'seed0' / 'sampler.csv'} is empty; skipped"]
 
 
 def test_rerunning_the_report_overwrites_its_files(report):

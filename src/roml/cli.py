@@ -101,8 +101,11 @@ class Report:
     def __call__(self) -> None:
         from roml.report import write_report
 
-        for path in write_report(self.out):
+        skipped: list[str] = []
+        for path in write_report(self.out, skipped):
             print(path)
+        for note in skipped:
+            print(f"roml: skipped: {note}", file=sys.stderr)
 
 
 @dataclass

@@ -40,7 +40,9 @@ name is not registered is reported generically):
 * ``report_figures`` (``{suffix: "module:function"}``, default none): experiment-specific figures, see
   :mod:`roml.figures`.
 
-Nothing is written before every run folder has been read, and every file is written atomically.
+Nothing is written before every run folder has been read, and every file is written atomically. A file that cannot
+be read (a corrupt ``summary.json``, whose run is then left out; a corrupt, empty or torn CSV file) does not stop
+the report: ``table.md`` ends with a section naming each such file and why, and ``roml report`` prints them.
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ class _Run:
     path: Path
     summary: dict | None
     """``None`` for an unfinished run (no ``summary.json``)."""
+    reader: _Reader = dataclasses.field(compare=False, repr=False)
+    """What reads its files (and records those it cannot)."""
 
     @property
     def name(self) -> str:
@@ -157,20 +161,53 @@ def _read_summary(path: Path) -> dict:
     return summary
 
 
-def _read_csv(path: Path) -> pd.DataFrame | None:
-    """A run's CSV file, ``None`` when it is missing or empty; a corrupt one raises a RunFolderError naming it."""
-    if not path.exists():
-        return None
-    try:
-        frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        return None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
-        raise RunFolderError(f"{path} is unreadable or corrupt ({error})") from None
-    return frame if len(frame) else None
+class _Reader:
+    """Reads the runs' files for one report; a file it cannot read, or reads only in part, is recorded in
+    :attr:`skipped` (one line naming it and why) and the report goes on without it."""
+
+    def __init__(self):
+        self.skipped: list[str] = []
+
+    def summary(self, path: Path) -> dict | None:
+        """``summary.json``, ``None`` (and a note) when it is corrupt: the run is then left out."""
+        try:
+            return _read_summary(path)
+        except RunFolderError as error:
+            self.skipped.append(f"{error} (run left out)")
+            return None
+
+    def json(self, path: Path) -> dict | None:
+        try:
+            return read_json(path)
+        except RunFolderError as error:
+            self.skipped.append(str(error))
+            return None
+
+    def csv(self, path: Path) -> pd.DataFrame | None:
+        """A run's CSV file, ``None`` when it is missing, has no rows or cannot be read (noted unless missing or
+        only a header). A torn last line (a file that does not end with a newline, which roml's atomic writes
+        never leave) is dropped with a note."""
+        try:
+            text = path.read_text() if path.exists() else ""
+        except (OSError, UnicodeDecodeError) as error:
+            self.skipped.append(f"{path} is unreadable ({error}); skipped")
+            return None
+        if path.exists() and not text:
+            self.skipped.append(f"{path} is empty; skipped")
+        if not text.strip():
+            return None
+        if not text.endswith("\n"):
+            self.skipped.append(f"{path} ends in a torn line (no final newline); that line skipped")
+            text = text[: text.rfind("\n") + 1]
+        try:
+            frame = pd.read_csv(io.StringIO(text))
+        except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
+            self.skipped.append(f"{path} is corrupt ({str(error).strip().splitlines()[0]}); skipped")
+            return None
+        return frame if len(frame) else None
 
 
-def _find_runs(out: Path) -> list[_Run]:
+def _find_runs(out: Path, reader: _Reader) -> list[_Run]:
     runs = []
     for seed_dir in sorted(out.glob("*/*/seed*")):
         match = _SEED_DIR.match(seed_dir.name)
@@ -179,8 +216,10 @@ def _find_runs(out: Path) -> list[_Run]:
         if not match or hidden or not seed_dir.is_dir():
             continue
         summary_file = seed_dir / "summary.json"
-        summary = _read_summary(summary_file) if summary_file.exists() else None
-        runs.append(_Run(method_dir.parent.name, method_dir.name, int(match[1]), seed_dir, summary))
+        summary = reader.summary(summary_file) if summary_file.exists() else None
+        if summary is None and summary_file.exists():
+            continue
+        runs.append(_Run(method_dir.parent.name, method_dir.name, int(match[1]), seed_dir, summary, reader))
     return runs
 
 
@@ -291,7 +330,9 @@ def _preset_changes(run: _Run) -> str:
     experiment, scale = get_experiment(run.experiment), str(run.summary.get("scale"))
     if scale not in experiment.presets:
         return ""
-    saved = read_json(run.path / "config.json")
+    saved = run.reader.json(run.path / "config.json")
+    if saved is None:
+        return ""
     preset = json.loads(json.dumps(experiment.config(run.method, run.seed, scale).to_dict()))  # tuples as lists
     return " ".join(f"{key}={value}" for key, value in saved.items() if key in preset and value != preset[key])
 
@@ -692,7 +733,7 @@ def _concat_runs(runs: Sequence[_Run], filename: str) -> dict[str, pd.DataFrame]
     skipped)."""
     frames: dict[str, list[pd.DataFrame]] = {}
     for run in runs:
-        frame = _read_csv(run.path / filename)
+        frame = run.reader.csv(run.path / filename)
         if frame is not None:
             frames.setdefault(run.method, []).append(frame.assign(seed=run.seed))
     return {method: pd.concat(parts, ignore_index=True) for method, parts in frames.items()}
@@ -720,18 +761,21 @@ def _figures(spec: _Spec, finished: Sequence[_Run], frame: pd.DataFrame, methods
 # --- the report ---------------------------------------------------------------------------------------------------
 
 
-def write_report(out: str | Path) -> list[Path]:
+def write_report(out: str | Path, skipped: list[str] | None = None) -> list[Path]:
     """Write ``summary.csv``, ``table.md`` and the figures (see the module docstring) into ``out``.
 
-    Returns the written paths: ``summary.csv``, ``table.md``, then the PNG files. Raises a ``ValueError`` when ``out``
-    holds no finished run, and a :class:`~roml.experiments.results.RunFolderError` (a ``ValueError``) naming the file
-    when a ``summary.json`` or CSV file is corrupt; nothing is written in either case.
+    Returns the written paths: ``summary.csv``, ``table.md``, then the PNG files. A file that cannot be read (a
+    corrupt ``summary.json``: its run is left out; a corrupt, empty or torn CSV file) is named, with the reason, in
+    a last section of ``table.md`` and appended to ``skipped`` if given; the report goes on with the rest. Raises a
+    ``ValueError`` when ``out`` holds no finished run; nothing is written then.
     """
     out = Path(out)
-    runs = _find_runs(out) if out.is_dir() else []
+    reader = _Reader()
+    runs = _find_runs(out, reader) if out.is_dir() else []
     finished = [run for run in runs if run.summary is not None]
     if not finished:
-        raise ValueError(f"no finished runs in {out}")
+        unread = f" ({len(reader.skipped)} unreadable: {reader.skipped[0]})" if reader.skipped else ""
+        raise ValueError(f"no finished runs in {out}{unread}")
     lines = [f"# Results in {out}", ""]
     images: dict[str, bytes] = {}
     frames = []
@@ -746,6 +790,10 @@ def write_report(out: str | Path) -> list[Path]:
         images.update(figures)
         lines += _experiment_section(spec, runs_here, frame, list(figures))
         frames.append(frame)
+    if reader.skipped:
+        lines += ["## Files not read", "", *(f"- {note}" for note in reader.skipped), ""]
+    if skipped is not None:
+        skipped.extend(reader.skipped)
     paths = [out / "summary.csv", out / "table.md"]
     atomic_write_text(paths[0], pd.concat(frames, ignore_index=True).to_csv(index=False))
     atomic_write_text(paths[1], "\n".join(lines).rstrip() + "\n")
