@@ -461,3 +461,18 @@ def test_lead_points_show_every_point_up_to_15_and_thin_longer_runs():
     assert rule == "the validation point nearest each multiple of 2.5e6, and the last"
     # 2.5e6, 5e6, ..., 3e7 (the last point is the nearest to 3e7)
     assert len(points) == 12 and points[0] == 2_560_000 and points[-1] == 30_003_200
+
+
+def test_a_table_of_runs_from_different_versions_says_so_in_its_header(tmp_path):
+    versions = {"roml": "0.1.0", "python": "3.11.7", "numpy": "2.4.6", "cpu": "AMD EPYC"}
+    for seed, numpy in ((0, "2.4.6"), (1, "2.4.6"), (2, "2.3.0")):
+        path = write_run(tmp_path, "maml", seed, sine_metrics("maml", seed))
+        (path / "versions.json").write_text(json.dumps({"sessions": [{**versions, "numpy": numpy}]}))
+    write_report(tmp_path)
+    table = (tmp_path / "table.md").read_text()
+    assert "**Mixed versions**" in table and "numpy: 2.3.0 (1 run), 2.4.6 (2 runs)" in table
+    assert "python:" not in table.split("**Mixed versions**")[1].splitlines()[0]
+    (tmp_path / "sine" / "maml" / "seed2" / "versions.json").write_text(
+        json.dumps({"sessions": [versions]}))
+    write_report(tmp_path)
+    assert "Mixed versions" not in (tmp_path / "table.md").read_text()

@@ -1,6 +1,7 @@
 """Results folders are data, not code: checkpoints load without running anything, foreign files get one line."""
 
 import io
+import json
 import os
 import stat
 
@@ -120,3 +121,42 @@ def test_results_files_are_readable_by_the_group(tmp_path):
     os.umask(umask)
     files = list(RunDir(tmp_path, "sine", "maml", 0).path.iterdir())
     assert files and {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o666 & ~umask}
+
+
+def test_each_run_records_what_produced_it_once_per_environment(tmp_path, monkeypatch):
+    import importlib.metadata
+    import platform
+
+    import numpy
+
+    import roml
+    from roml.experiments import results
+
+    train("sine", "maml", 0, "smoke", tmp_path, progress=False, overrides={"iterations": 10, "n_test_tasks": 20})
+    run = RunDir(tmp_path, "sine", "maml", 0)
+    (session,) = json.loads(run.versions_file.read_text())["sessions"]
+    assert session["roml"] == roml.__version__ and session["python"] == platform.python_version()
+    assert session["numpy"] == numpy.__version__ and session["torch"] == importlib.metadata.version("torch")
+    assert {"git_commit", "mujoco", "gymnasium", "cpu"} <= set(session) and session["cpu"]
+    elsewhere = {**session, "numpy": "0.0-elsewhere"}
+    monkeypatch.setattr(results, "environment_versions", lambda: elsewhere)
+    for _ in range(2):  # as when the run resumes on another machine, twice
+        RunDir(tmp_path, "sine", "maml", 0).save_checkpoint({})
+    assert json.loads(run.versions_file.read_text())["sessions"] == [session, elsewhere]
+
+
+def test_numba_caches_its_compiled_functions_in_the_user_cache_not_the_package(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import roml
+
+    env = {key: value for key, value in os.environ.items() if key != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    code = "from roml.envs.khazad_dum import KhazadDumVecEnv; KhazadDumVecEnv(2).reset(seed=0)"
+    package = Path(roml.__file__).parent
+    before = {p for p in package.rglob("*.nbi")}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
+    assert list((tmp_path / "roml" / "numba").rglob("khazad_dum.*.nbi"))
+    assert {p for p in package.rglob("*.nbi")} == before

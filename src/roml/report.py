@@ -337,6 +337,31 @@ def _preset_changes(run: _Run) -> str:
     return " ".join(f"{key}={value}" for key, value in saved.items() if key in preset and value != preset[key])
 
 
+def _mixed_versions(runs: Sequence[_Run]) -> str:
+    """Which entries of ``versions.json`` differ between ``runs`` (or between the sessions of a resumed run), with
+    the number of runs of each value (``not recorded`` for a run without the file); empty when they all agree."""
+    sessions = [_sessions(run) for run in runs]
+    keys = sorted({key for recorded in sessions for session in recorded for key in session})
+    differing = []
+    for key in keys:
+        counts: dict[str, int] = {}
+        for recorded in sessions:
+            for value in {str(session.get(key, "not recorded")) for session in recorded or [{}]}:
+                counts[value] = counts.get(value, 0) + 1
+        if len(counts) > 1:
+            differing.append(f"{key}: " + ", ".join(f"{v} ({n} run{'s' if n > 1 else ''})" for v, n in sorted(
+                counts.items())))
+    return "; ".join(differing)
+
+
+def _sessions(run: _Run) -> list[dict]:
+    """The sessions of a run's ``versions.json`` (none for a run without the file or with a corrupt one)."""
+    path = run.path / "versions.json"
+    recorded = run.reader.json(path) if path.exists() else None
+    sessions = recorded.get("sessions") if isinstance(recorded, dict) else None
+    return [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
+
+
 def _section_header(spec: _Spec, finished: Sequence[_Run], frame: pd.DataFrame) -> list[str]:
     counts = sorted(set(frame.groupby("method")["seed"].nunique()))
     n_seeds = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
@@ -352,6 +377,10 @@ def _section_header(spec: _Spec, finished: Sequence[_Run], frame: pd.DataFrame) 
     ]
     if any(test):
         lines += ["Test: " + ", ".join(part for part in test if part) + ".", ""]
+    mixed = _mixed_versions(finished)
+    if mixed:
+        lines += [f"**Mixed versions**: these runs were produced by different versions or machines ({mixed}); the "
+                  "same seed gives identical results only with the same versions on the same machine.", ""]
     lines += [
         "Cells: mean ± standard deviation over seeds (ddof 1; the value alone for a single seed); "
         "**bold**: the best mean of the column.",

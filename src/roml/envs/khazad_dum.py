@@ -18,14 +18,32 @@ functions, so ``KhazadDumEnv`` and ``KhazadDumVecEnv(1)`` seeded alike produce i
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Any, NamedTuple
 
-import gymnasium
-import numba
-import numpy as np
-from gymnasium import spaces
-from gymnasium.vector import VectorEnv
-from gymnasium.vector.utils import batch_space
+
+def _use_a_user_cache_for_numba() -> None:
+    """Point numba's cache of compiled functions at ``$XDG_CACHE_HOME/roml/numba`` (default ``~/.cache``) unless
+    ``NUMBA_CACHE_DIR`` is set: by default numba writes next to the source, that is into the installed package,
+    which may be read-only or shared by several users."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ["NUMBA_CACHE_DIR"] = str(cache_home / "roml" / "numba")
+    if "numba" in sys.modules:  # imported before roml: make it read the variable again
+        sys.modules["numba"].core.config.reload_config()
+
+
+_use_a_user_cache_for_numba()
+
+import gymnasium  # noqa: E402
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from gymnasium import spaces  # noqa: E402
+from gymnasium.vector import VectorEnv  # noqa: E402
+from gymnasium.vector.utils import batch_space  # noqa: E402
 
 __all__ = [
     "ABYSS",

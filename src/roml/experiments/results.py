@@ -5,6 +5,7 @@
         progress.csv     one row per training iteration: frames/tasks, wall time, steps/s, train mean/CVaR
         sampler.csv      one row per CEM update: phi, quantiles, sample and reference mean/CVaR
         checkpoint.pt    everything needed to resume exactly (model, optimiser, sampler, RNG states, log rows)
+        versions.json    the versions of roml, Python, numpy, torch, mujoco, gymnasium and the CPU of each session
         test.csv         one row per fixed test task: task parameters and its scores
         summary.json     the run's test metrics; its presence marks the run as finished
 
@@ -18,6 +19,7 @@ import functools
 import io
 import json
 import os
+import platform
 import re
 import tempfile
 from pathlib import Path
@@ -100,6 +102,58 @@ def _safe_torch_load(path: Path) -> Any:
         raise RunFolderError(f"{path} is corrupt or unreadable ({type(error).__name__}: {first}); {_RESTART}") from None
 
 
+VERSIONED_PACKAGES = ("numpy", "torch", "mujoco", "gymnasium")
+
+
+@functools.cache
+def environment_versions() -> dict[str, str | None]:
+    """What produces a run here: the versions of roml (and its git commit, ``+dirty`` with uncommitted changes,
+    when it runs from a checkout), Python and :data:`VERSIONED_PACKAGES` (``None`` when not installed), and the
+    CPU model. The same seed gives identical files only where all of these agree."""
+    from importlib import metadata
+
+    from roml import __version__
+
+    versions: dict[str, str | None] = {"roml": __version__, "git_commit": _git_commit()}
+    versions["python"] = platform.python_version()
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    versions["cpu"] = _cpu_model()
+    return versions
+
+
+def _git_commit() -> str | None:
+    """The commit of the git checkout roml's source lies in, ``None`` for an installed package."""
+    import subprocess
+
+    source = Path(__file__).resolve().parents[1]  # .../src/roml in a checkout
+    if not (source.parents[1] / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0:
+            return None
+        status = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no", "."],
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def read_json(path: Path) -> Any:
     """Read a JSON file, turning a corrupt one into a :class:`RunFolderError` that names it."""
     try:
@@ -121,6 +175,7 @@ class RunDir:
         self.root = Path(root)
         self.experiment, self.method, self.seed = experiment, method, int(seed)
         self.path = self.root / experiment / method / f"seed{self.seed}"
+        self._versions_recorded = False
 
     config_file = property(lambda self: self.path / "config.json")
     progress_file = property(lambda self: self.path / "progress.csv")
@@ -128,6 +183,7 @@ class RunDir:
     checkpoint_file = property(lambda self: self.path / "checkpoint.pt")
     test_file = property(lambda self: self.path / "test.csv")
     summary_file = property(lambda self: self.path / "summary.json")
+    versions_file = property(lambda self: self.path / "versions.json")
 
     def model_file(self, stem: str, model: str, suffix: str = ".csv") -> Path:
         """``<stem><suffix>`` for the final model, ``<stem>_<model><suffix>`` for another (e.g. ``best_cvar``)."""
@@ -166,6 +222,15 @@ class RunDir:
             )
         return True
 
+    def record_versions(self) -> None:
+        """Add this process's :func:`environment_versions` to ``versions.json`` (``{"sessions": [...]}``) unless
+        they are those of the last session recorded: a run resumed elsewhere lists every environment it ran in.
+        Called by the first checkpoint a process writes."""
+        sessions = read_json(self.versions_file)["sessions"] if self.versions_file.exists() else []
+        if not sessions or sessions[-1] != environment_versions():
+            self.write_json(self.versions_file, {"sessions": [*sessions, environment_versions()]})
+        self._versions_recorded = True
+
     # --- writing -------------------------------------------------------------------------------------------
     @staticmethod
     def write_json(path: Path, obj: Any) -> None:
@@ -180,6 +245,8 @@ class RunDir:
         checked on loading; the experiment's own keys are unchanged)."""
         import torch
 
+        if not self._versions_recorded:  # on the first write of this process: a refused resume writes nothing
+            self.record_versions()
         identity = {"name": self.name, "config": read_json(self.config_file)}
         buffer = io.BytesIO()
         torch.save({**state, IDENTITY_KEY: identity}, buffer)
