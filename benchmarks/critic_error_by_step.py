@@ -6,15 +6,16 @@ fidelity, GAE at episode boundaries).
 For each run folder (``OUT/<experiment>/<method>/seed<k>/`` with a ``checkpoint.pt``), the agent of the checkpoint
 runs ``--tasks`` tasks of the original distribution with its stochastic policy, as in training; the critic's value
 of every step (in the normalised reward units it is trained in: rewards divided by the running std of the discounted
-return, clipped to +-10) is set beside two Monte-Carlo returns of the same rewards:
+return, clipped to +-10) is set beside the two targets the two GAE semantics train it towards, computed from the same
+rewards:
 
-- to the BAMDP's end (what GAE with ``episode_ends="bamdp"`` estimates: the second episode's rewards count in the
-  first episode's values, and the value falls to 0 over the last ~1 / (1 - gamma) steps of the BAMDP);
-- to the episode's end (no bootstrap; what ``"truncate"`` asks least of the critic near an episode's end).
+- ``episode_ends="bamdp"``: the discounted return to the BAMDP's end (the second episode's rewards count in the
+  first episode's values, and the value must fall to 0 over the last ~1 / (1 - gamma) steps of the BAMDP);
+- ``"truncate"``: the discounted return to the episode's last step, where it bootstraps from the critic's own value
+  of that step (the authors' time-limit semantics: the value is that of running on, whatever the time left).
 
-It prints, per bin of ``--bin`` steps of the 400-step BAMDP, the mean error (value minus return) and the mean
-absolute error against each. A critic that cannot see time errs where the return depends on the time left: near
-the BAMDP's end for the first target, near every episode's end for the second.
+It prints, per bin of ``--bin`` steps of the 400-step BAMDP, the mean value, the mean error (value minus target) and
+the mean absolute error against each. A critic that cannot see time errs where its target depends on the time left.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 
 def measure(run: Path, n_tasks: int, seed: int):
-    """``(values, returns_to_bamdp_end, returns_to_episode_end)``, ``(T, n_tasks)`` tensors each."""
+    """``(values, bamdp_targets, truncated_targets)``, ``(T, n_tasks)`` tensors each (see the module docstring)."""
     import torch
 
     from roml.algos.varibad import VariBAD
@@ -51,23 +52,24 @@ def measure(run: Path, n_tasks: int, seed: int):
         rewards = (rewards / (norm.var + norm.eps).sqrt().double()).clamp(-10.0, 10.0)
     to_bamdp_end = discounted_sums(rewards, config.gamma, reverse=True)
     length = len(rewards) // config.episodes_per_task
-    episodes = rewards.reshape(config.episodes_per_task, length, -1).transpose(0, 1).reshape(length, -1)
-    to_episode_end = discounted_sums(episodes, config.gamma, reverse=True)
-    to_episode_end = to_episode_end.reshape(length, config.episodes_per_task, -1).transpose(0, 1).reshape(rewards.shape)
-    return predicted, to_bamdp_end, to_episode_end
+    bootstrapped = predicted.clone()  # an episode's last step: its own value; before it: r_t + gamma * target_t+1
+    for t in range(len(rewards) - 1, -1, -1):
+        if (t + 1) % length:
+            bootstrapped[t] = rewards[t] + config.gamma * bootstrapped[t + 1]
+    return predicted, to_bamdp_end, bootstrapped
 
 
 def table(run: Path, n_tasks: int, bin_size: int, seed: int) -> str:
-    values, to_bamdp_end, to_episode_end = measure(run, n_tasks, seed)
+    values, to_bamdp_end, bootstrapped = measure(run, n_tasks, seed)
     config = json.loads((run / "config.json").read_text())
     settings = ", ".join(f"{key}={config.get(key)}" for key in ("episode_ends", "observation", "mass_physics"))
     lines = [f"{run} ({settings}; {n_tasks} tasks, stochastic policy, normalised reward units)", "",
-             "| steps | mean value | error vs return to BAMDP end | abs. error | error vs return to episode end "
+             "| steps | mean value | error vs return to the BAMDP's end | abs. error | error vs truncated return "
              "| abs. error |", "|---|---|---|---|---|---|"]
     for first in range(0, len(values), bin_size):
         rows = slice(first, first + bin_size)
         bamdp_error = values[rows] - to_bamdp_end[rows]
-        episode_error = values[rows] - to_episode_end[rows]
+        episode_error = values[rows] - bootstrapped[rows]
         lines.append(f"| {first}-{min(first + bin_size, len(values)) - 1} | {values[rows].mean():.2f} "
                      f"| {bamdp_error.mean():+.2f} | {bamdp_error.abs().mean():.2f} "
                      f"| {episode_error.mean():+.2f} | {episode_error.abs().mean():.2f} |")
