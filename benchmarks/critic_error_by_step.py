@@ -32,11 +32,12 @@ def measure(run: Path, n_tasks: int, seed: int):
     from roml.algos.varibad import VariBAD
     from roml.algos.varibad.ppo import discounted_sums
     from roml.experiments.registry import get_experiment
+    from roml.experiments.results import RunDir
 
     values = json.loads((run / "config.json").read_text())
     experiment = get_experiment(values["experiment"])
     config = experiment.config_from_dict(values)
-    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)  # a file this project wrote
+    state = RunDir(run.parents[2], experiment.name, config.method, config.seed).load_checkpoint()  # runs no code
     env = experiment.make_env(n_tasks, config)
     env.reset(seed=seed)
     agent = VariBAD.for_env(env, config.varibad_config(), seed)
