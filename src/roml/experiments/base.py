@@ -167,6 +167,8 @@ class Experiment(ABC):
         return replace(base, **settings)
 
     def config_from_dict(self, values: dict[str, Any]) -> RunConfig:
+        """The run configuration of ``values`` (e.g. a run's ``config.json``: its lists are read as tuples)."""
+        values = {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
         known = {f.name for f in fields(self.config_class)}
         unknown = set(values) - known
         if unknown:
