@@ -476,3 +476,13 @@ def test_a_table_of_runs_from_different_versions_says_so_in_its_header(tmp_path)
         json.dumps({"sessions": [versions]}))
     write_report(tmp_path)
     assert "Mixed versions" not in (tmp_path / "table.md").read_text()
+
+
+def test_a_damaged_test_csv_costs_its_figure_not_the_report(tmp_path):
+    root = build_mujoco(tmp_path)
+    (root / "half-cheetah-mass" / "roml" / "seed0" / "test.csv").write_text("a,b\n1,2\n")  # no task columns
+    paths = write_report(root)
+    table = (root / "table.md").read_text()
+    assert "- half-cheetah-mass_task_ranges.png not drawn: KeyError" in table.split("## Files not read")[1]
+    assert "CVaR_0.05 return" in table and root / "half-cheetah-mass_training.png" in paths
+    assert not (root / "half-cheetah-mass_task_ranges.png").exists()

@@ -782,8 +782,14 @@ def _figures(spec: _Spec, finished: Sequence[_Run], frame: pd.DataFrame, methods
     folders = {m: [run.path for run in finished if run.method == m] for m in methods}
     for suffix, target in spec.report_figures.items():
         module, _, function = target.partition(":")
-        figure = getattr(importlib.import_module(module), function)(folders)
-        images[f"{spec.name}_{suffix}.png"] = None if figure is None else _png(figure)
+        name = f"{spec.name}_{suffix}.png"
+        try:  # the experiment's own figure reads the run files itself: a damaged one costs the figure, not the report
+            figure = getattr(importlib.import_module(module), function)(folders)
+        except (OSError, ValueError, KeyError, IndexError) as error:  # pandas' parser errors are ValueErrors
+            finished[0].reader.skipped.append(f"{name} not drawn: {type(error).__name__}: "
+                                              f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}")
+            continue
+        images[name] = None if figure is None else _png(figure)
     return {name: data for name, data in images.items() if data is not None}
 
 
