@@ -210,7 +210,8 @@ class AntMassEnv(MassPhysics, AntTaskEnv):
 
     ## Description
 
-    The task multiplies the mass (and inertia) of every body of the ant by one factor in [0.5, 2].
+    The task multiplies the mass of every body of the ant by one factor in [0.5, 2] (and, by default, its inertia;
+    under the authors' mass physics, the mass alone).
     {_ACTIONS}{_MASS_TERMS}{_START_AND_END}
     {MASS_TASK_DOC}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
 

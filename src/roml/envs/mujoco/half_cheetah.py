@@ -68,7 +68,8 @@ _COMMON = """
     With ``"v5"`` the torso's x position is left out, as in Gymnasium's v5 default. The authors appended the torso's
     position (``data.xpos``, what their ``get_body_com("torso")`` returned; MuJoCo computes it before the step's
     last physics substep): its y is always 0 and its z about repeats ``rootz`` (plus 0.7), but its x, the distance
-    run so far, tells a critic that cannot see the time how far into the episode it is. The roml experiments use ``"authors"`` (``docs/architecture.md`` has the measurement).
+    run so far, tells a critic that cannot see the time how far into the episode it is. The roml experiments use
+    ``"authors"`` (``docs/architecture.md`` has the measurement).
 
     ## Starting state
 
@@ -199,8 +200,9 @@ class HalfCheetahMassEnv(MassPhysics, HalfCheetahTaskEnv):
 
     ## Description
 
-    The task multiplies the mass (and inertia) of every body of the cheetah by one factor in [0.5, 2]. The
-    agent does not observe it; a heavy cheetah runs slower under the same torques.
+    The task multiplies the mass of every body of the cheetah by one factor in [0.5, 2] (and, by default, its
+    inertia; under the authors' mass physics, the capsules' radii instead). The agent does not observe it; a heavy
+    cheetah runs slower under the same torques.
     {_COMMON}{_FORWARD_REWARD}
     {MASS_TASK_DOC}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
 

@@ -176,7 +176,8 @@ class HumanoidMassEnv(MassPhysics, HumanoidTaskEnv):
 
     ## Description
 
-    The task multiplies the mass (and inertia) of every body of the humanoid by one factor in [0.5, 2].
+    The task multiplies the mass of every body of the humanoid by one factor in [0.5, 2] (and, by default, its
+    inertia; under the authors' mass physics, the geoms' radii instead).
     {_COMMON}
     ## Rewards
 
