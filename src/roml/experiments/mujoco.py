@@ -152,7 +152,7 @@ PAPER_FRAMES: dict[str, float] = {
 """The authors' num_frames per environment (reference section 5)."""
 
 _OWN: dict[str, dict[str, Any]] = {  # settings that differ from the robot's column
-    **{name: {"observation": "authors"} for name in ("HalfCheetahVel",)},
+    "HalfCheetahVel": {"observation": "authors"},
     **{f"HalfCheetah10D-{key}": {"cem_batch_size": 512, "observation": "authors"} for key in "abc"},
     **{name: {"observation": "authors", "mass_physics": "authors"} for name in ("HalfCheetahMass", "HalfCheetahBody")},
     **{name: {"mass_physics": "authors"} for name in ("HumanoidMass", "HumanoidBody", "AntBody")},
