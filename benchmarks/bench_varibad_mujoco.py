@@ -40,36 +40,23 @@ def raw_stepping_rate(env, tasks, seed: int, bamdps: int = 2) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiment", default="half-cheetah-mass", help="a MuJoCo experiment (roml list)")
-    parser.add_argument("--iterations", type=int, default=20, help="timed iterations")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first (past precollect_frames)")
-    parser.add_argument("--sequential-updates", action="store_true",
-                        help="run the VAE update after PPO instead of in a second thread")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-
+def trainer(experiment, overrides: dict, seed: int, sequential: bool):
+    """A fresh RoML agent of the experiment's paper scale (with ``overrides``), its vector env and a function that
+    runs one training iteration and returns its frames."""
     import numpy as np
-    import torch
 
-    from roml.algos.varibad import TIMERS, VariBAD
-    from roml.experiments.registry import get_experiment
+    from roml.algos.varibad import VariBAD
     from roml.experiments.samplers import make_sampler
 
-    torch.set_num_threads(1)
-    experiment = get_experiment(args.experiment)
-    config = experiment.config("roml", args.seed, "paper", {"frames": 10**9})  # no lr annealing to speak of
+    config = experiment.config("roml", seed, "paper", {"frames": 10**9, **overrides})  # no lr annealing to speak of
     varibad_config = config.varibad_config()
-    if args.sequential_updates:
+    if sequential:
         varibad_config.parallel_updates = False
-    seeds = np.random.SeedSequence(args.seed).spawn(3)
+    seeds = np.random.SeedSequence(seed).spawn(3)
     family = experiment.task_family()
     sampler = make_sampler(config, family, seeds[0], baseline="varibad")
     env = experiment.make_env(config.num_envs, config)
     env.reset(seed=int(seeds[1].generate_state(1)[0]))
-    raw = raw_stepping_rate(env, family.sample(family.phi0, config.num_envs, np.random.default_rng(args.seed)),
-                            args.seed)
     agent = VariBAD.for_env(env, varibad_config, seeds[2])
 
     def iteration() -> int:
@@ -78,26 +65,71 @@ def main(argv=None) -> None:
         agent.update(rollout, sampler.observe(batch, rollout.task_scores))
         return rollout.frames
 
-    for _ in range(args.warmup):
-        iteration()
-    agent.timers = dict.fromkeys(TIMERS, 0.0)
-    start = time.perf_counter()
-    frames = sum(iteration() for _ in range(args.iterations))
-    seconds = time.perf_counter() - start
-    rate = frames / seconds
+    return config, varibad_config, env, agent, iteration
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiment", default="half-cheetah-mass", help="a MuJoCo experiment (roml list)")
+    parser.add_argument("--iterations", type=int, default=20, help="timed iterations")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first (past precollect_frames)")
+    parser.add_argument("--sequential-updates", action="store_true",
+                        help="run the VAE update after PPO instead of in a second thread")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="override settings of the paper scale, as `roml train --set`")
+    parser.add_argument("--versus", nargs="*", default=None, metavar="FIELD=VALUE",
+                        help="also train a reference agent with these overrides (on top of --set), its iterations "
+                             "alternating with the first's, and print the ratio of the two training rates")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+
+    from roml.algos.varibad import TIMERS
+    from roml.cli import _parse_overrides
+    from roml.experiments.registry import get_experiment
+
+    torch.set_num_threads(1)
+    experiment = get_experiment(args.experiment)
+    overrides = _parse_overrides(experiment.name, tuple(args.set))
+    runs = {"trained": trainer(experiment, overrides, args.seed, args.sequential_updates)}
+    if args.versus is not None:
+        versus = {**overrides, **_parse_overrides(experiment.name, tuple(args.versus))}
+        runs["reference"] = trainer(experiment, versus, args.seed, args.sequential_updates)
+    config, varibad_config, env, agent, _ = runs["trained"]
+    family = experiment.task_family()
+    raw = raw_stepping_rate(env, family.sample(family.phi0, config.num_envs, np.random.default_rng(args.seed)),
+                            args.seed)
+    for *_, run_agent, iteration in runs.values():
+        for _ in range(args.warmup):
+            iteration()
+        run_agent.timers = dict.fromkeys(TIMERS, 0.0)
+    seconds, frames = dict.fromkeys(runs, 0.0), dict.fromkeys(runs, 0)
+    for _ in range(args.iterations):
+        for name, (*_, iteration) in runs.items():  # alternating: both see the same machine load
+            start = time.perf_counter()
+            frames[name] += iteration()
+            seconds[name] += time.perf_counter() - start
+    rate = frames["trained"] / seconds["trained"]
     timers = agent.timers
     wall = {k: timers[k] for k in ("env", "policy", "update")}
-    wall["other"] = seconds - sum(wall.values())
+    wall["other"] = seconds["trained"] - sum(wall.values())
     per_iteration = 1000 / args.iterations
+    changed = " ".join(args.set) or "none"
     print(f"{experiment.name} ({experiment.env_name}, {config.num_envs} envs, {config.frames_per_iteration} frames per "
-          f"iteration, paper hyper-parameters, one torch thread)")
+          f"iteration, paper hyper-parameters, --set {changed}, one torch thread)")
     print(f"raw vector-env stepping (random actions): {raw:8.0f} frames/s")
-    print(f"VariBAD training:                         {rate:8.0f} frames/s ({frames} frames in {seconds:.1f} s; "
-          f"{rate / raw:.0%} of the raw stepping rate)")
-    print("  wall ms per iteration: " + ", ".join(f"{k} {per_iteration * v:.0f} ({v / seconds:.0%})"
+    print(f"VariBAD training:                         {rate:8.0f} frames/s ({frames['trained']} frames in "
+          f"{seconds['trained']:.1f} s; {rate / raw:.0%} of the raw stepping rate)")
+    print("  wall ms per iteration: " + ", ".join(f"{k} {per_iteration * v:.0f} ({v / seconds['trained']:.0%})"
                                                   for k, v in wall.items()))
     print(f"  inside the update (VAE in parallel with PPO: {varibad_config.parallel_updates}): "
           f"ppo {per_iteration * timers['ppo']:.0f} ms, vae {per_iteration * timers['vae']:.0f} ms")
+    if "reference" in runs:
+        reference = frames["reference"] / seconds["reference"]
+        print(f"reference (--versus {' '.join(args.versus)}): {reference:8.0f} frames/s; trained / reference = "
+              f"{rate / reference:.2f}x")
     paper_frames = experiment.config("roml", 0, "paper").frames
     print(f"{rate / AUTHORS_FRAMES_PER_S:.1f}x the authors' ~{AUTHORS_FRAMES_PER_S:.0f} frames/s; one paper-scale run "
           f"({paper_frames:.0e} frames) at this rate: {paper_frames / rate / 3600:.1f} h of training")

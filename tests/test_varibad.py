@@ -11,7 +11,7 @@ from roml.algos.varibad.acting import FoldedActor
 from roml.algos.varibad.config import PRESETS
 from roml.algos.varibad.networks import ActorCritic, Encoder, RewardDecoder, RunningNorm, fast_tanh
 from roml.algos.varibad.ppo import discounted_advantages, discounted_sums
-from roml.algos.varibad.vae import elbo_loss, gaussian_kl
+from roml.algos.varibad.vae import elbo_backward, elbo_loss, gaussian_kl
 from roml.envs.khazad_dum import KhazadDumVecEnv
 
 SMALL = dict(num_envs=6, episodes_per_task=2, vae_buffer_size=20, vae_batch_size=4, precollect_frames=0,
@@ -184,6 +184,37 @@ def test_authors_kl_reduction_sums_over_the_batch():
     torch.testing.assert_close(rec_sum, rec_mean)
     torch.testing.assert_close(kl_sum, 3 * kl_mean)
     torch.testing.assert_close(loss_sum, rec_sum + 0.1 * kl_sum)
+
+
+@pytest.mark.parametrize("subsample", [None, 3])
+def test_chunked_elbo_backward_gives_the_loss_and_gradient_of_one_pass(subsample):
+    """Decoding in chunks of ELBO terms (each back-propagated on its own) changes only the rounding; with the limit
+    above the batch's size, it is bit for bit ``elbo_loss(...).backward()``."""
+    steps, b = 7, 3
+    batch = {"prev_obs": torch.randn(steps, b, 4, generator=gen(2)),
+             "action_inputs": torch.randn(steps, b, 2, generator=gen(3)),
+             "rewards": torch.randn(steps, b, generator=gen(4)), "next_obs": torch.randn(steps, b, 4, generator=gen(5))}
+    results = {}
+    for rows in (None, 2 * b * (subsample or steps), 10**6, 1):
+        config = VariBADConfig(latent_dim=2, vae_subsample_elbos=subsample, vae_subsample_decodes=subsample,
+                               tbptt=None, vae_decode_rows=rows)
+        encoder = Encoder(4, 2, 2, 8, 3, 3, 2, gen())
+        decoder = RewardDecoder(2, 4, 2, (6,), 3, 3, gen(1))
+        if rows is None:
+            loss, reconstruction, kl = elbo_loss(encoder, decoder, batch, config, gen(6))
+            loss.backward()
+        else:
+            loss, reconstruction, kl = elbo_backward(encoder, decoder, batch, config, gen(6))
+        grads = [p.grad.clone() for p in (*encoder.parameters(), *decoder.parameters())]
+        results[rows] = (torch.stack([loss.detach(), reconstruction.detach(), kl.detach()]), grads)
+    reference, reference_grads = results[None]
+    assert torch.equal(results[10**6][0], reference)  # one pass: the same computation
+    assert all(torch.equal(x, y) for x, y in zip(results[10**6][1], reference_grads))
+    for rows in (2 * b * (subsample or steps), 1):  # two ELBO terms per chunk; one per chunk
+        values, grads = results[rows]
+        torch.testing.assert_close(values, reference)
+        for x, y in zip(grads, reference_grads):
+            torch.testing.assert_close(x, y)
 
 
 def test_gaussian_kl_matches_torch():

@@ -150,6 +150,7 @@ def _parse_overrides(experiment: str, pairs: tuple[str, ...]) -> dict:
     defaults = {f.name: f.default for f in config_fields}
     optional = {f.name for f in config_fields if "None" in str(f.type)}
     strings = {f.name for f in config_fields if str(f.type).startswith("str")}  # e.g. "str | None", default None
+    integers = {f.name for f in config_fields if str(f.type).startswith("int")}  # e.g. "int | None", default None
     overrides = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
@@ -167,7 +168,7 @@ def _parse_overrides(experiment: str, pairs: tuple[str, ...]) -> dict:
                 if text.lower() not in ("true", "false"):
                     raise ValueError
                 value = text.lower() == "true"
-            elif isinstance(default, int):  # 8e6 is accepted, 0.5 is not
+            elif isinstance(default, int) or name in integers:  # 8e6 is accepted, 0.5 is not
                 number = float(text)
                 if not number.is_integer():
                     raise ValueError
@@ -179,7 +180,8 @@ def _parse_overrides(experiment: str, pairs: tuple[str, ...]) -> dict:
             else:
                 raise ValueError
         except ValueError:
-            raise ValueError(f"--set {name}: cannot read {text!r} as {type(default).__name__}") from None
+            kind = "int" if name in integers else type(default).__name__
+            raise ValueError(f"--set {name}: cannot read {text!r} as {kind}") from None
         overrides[name] = value
     return overrides
 

@@ -18,32 +18,15 @@ functions, so ``KhazadDumEnv`` and ``KhazadDumVecEnv(1)`` seeded alike produce i
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
 from typing import Any, NamedTuple
 
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import VectorEnv
+from gymnasium.vector.utils import batch_space
 
-def _use_a_user_cache_for_numba() -> None:
-    """Point numba's cache of compiled functions at ``$XDG_CACHE_HOME/roml/numba`` (default ``~/.cache``) unless
-    ``NUMBA_CACHE_DIR`` is set: by default numba writes next to the source, that is into the installed package,
-    which may be read-only or shared by several users."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    os.environ["NUMBA_CACHE_DIR"] = str(cache_home / "roml" / "numba")
-    if "numba" in sys.modules:  # imported before roml: make it read the variable again
-        sys.modules["numba"].core.config.reload_config()
-
-
-_use_a_user_cache_for_numba()
-
-import gymnasium  # noqa: E402
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-from gymnasium import spaces  # noqa: E402
-from gymnasium.vector import VectorEnv  # noqa: E402
-from gymnasium.vector.utils import batch_space  # noqa: E402
+from roml.envs.compiled import compiled
 
 __all__ = [
     "ABYSS",
@@ -155,13 +138,13 @@ class Transition(NamedTuple):
     """``(n,)`` bool: whether rain noise (and its cost) applied to this step."""
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _cell_code(x: float, y: float) -> int:
     """The cell code of the in-map position ``(x, y)``: its cell is ``round(xy)``, halves to even (``np.rint``)."""
     return _CELL_CODE[int(np.rint(x)) * HEIGHT + int(np.rint(y))]
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _transition_one(xy, status, action, tau, normals, reward, noisy, i) -> None:
     """Environment ``i``'s step, in place on ``xy[i]`` and ``status[i]``; writes ``reward[i]`` and ``noisy[i]``.
 
@@ -194,7 +177,7 @@ def _transition_one(xy, status, action, tau, normals, reward, noisy, i) -> None:
     reward[i] = r / EPISODE_LENGTH
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _observe_one(xy, obs, i) -> None:
     """Write the bilinear soft one-hot of ``xy[i]`` into the zeroed row ``obs[i]`` (see :func:`observe`)."""
     i0, j0 = int(xy[i, 0]), int(xy[i, 1])  # floor, as positions are non-negative
@@ -206,7 +189,7 @@ def _observe_one(xy, obs, i) -> None:
     obs[i, base + HEIGHT + 1] = (1 - dx) * (1 - dy)
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _on_bridges(x: float, y: float) -> tuple[bool, bool]:
     """(narrow, wide): whether ``(x, y)`` is on the narrow bridge (x in (1.5, 2.5)) or the wide bridge
     (x in (6.5, 9.5)), within the abyss rows (y in (2.5, 5.5)); the authors' test, written as they wrote it."""
@@ -217,7 +200,7 @@ def _on_bridges(x: float, y: float) -> tuple[bool, bool]:
     return narrow, wide
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _advance(xy, status, action, tau, normals, short, long, last_bridge, reward, noisy, obs) -> None:
     """The environments' whole step, in place: move (``xy``, ``status``), record the bridges stood on
     (``short``, ``long``, ``last_bridge``), and write ``reward``, ``noisy`` and the zeroed ``obs``."""
@@ -233,13 +216,13 @@ def _advance(xy, status, action, tau, normals, short, long, last_bridge, reward,
         _observe_one(xy, obs, i)
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _transition_all(xy, status, action, tau, normals, reward, noisy) -> None:
     for i in range(xy.shape[0]):
         _transition_one(xy, status, action, tau, normals, reward, noisy, i)
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _observe_all(xy, obs) -> None:
     for i in range(xy.shape[0]):
         _observe_one(xy, obs, i)

@@ -107,6 +107,9 @@ class MujocoConfig(VariBADRunConfig):
     """ELBO terms drawn per trajectory (None: all)."""
     vae_subsample_decodes: int | None = _HC["vae_subsample_decodes"]
     """Transitions decoded per ELBO term (None: all)."""
+    vae_decode_rows: int | None = None
+    """Most decodes per backward pass of the VAE; a larger ELBO is decoded in chunks (Ant: 16384; see
+    :class:`roml.algos.varibad.VariBADConfig`)."""
     action_map: str = _HC["action_map"]
     """How the policy's Gaussian sample reaches the environment: ``"raw"`` (HalfCheetah, Ant: the control cost pays
     for it), ``"tanh"``-squashed into the bounds (Humanoid) or ``"clip"``-ped to them."""

@@ -43,7 +43,7 @@ from roml.algos.varibad.buffers import Rollout, TrajectoryBuffer
 from roml.algos.varibad.config import VariBADConfig
 from roml.algos.varibad.networks import ActorCritic, Encoder, RewardDecoder, RunningNorm
 from roml.algos.varibad.ppo import discounted_advantages, discounted_sums, ppo_loss
-from roml.algos.varibad.vae import elbo_loss
+from roml.algos.varibad.vae import elbo_backward
 
 TIMERS = ("env", "policy", "ppo", "vae", "update")
 """Where :attr:`VariBAD.timers` accounts wall time: env steps, the acting policy and encoder, the PPO update
@@ -352,11 +352,10 @@ class VariBAD:
         for _ in range(c.vae_updates):
             generator = self.generators["vae"]
             batch = self.buffer.sample(min(c.vae_batch_size, len(self.buffer)), generator)
-            loss, reconstruction, kl = elbo_loss(self.encoder, self.decoder, batch, c, generator)
+            self.vae_optimizer.zero_grad()
+            loss, reconstruction, kl = elbo_backward(self.encoder, self.decoder, batch, c, generator)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"VariBAD iteration {self.iteration}: non-finite VAE loss")
-            self.vae_optimizer.zero_grad()
-            loss.backward()
             self.vae_optimizer.step()
             totals += (reconstruction.item(), kl.item())
         if c.vae_updates == 0:

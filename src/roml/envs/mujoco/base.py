@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import textwrap
 import warnings
 from collections.abc import Sequence
@@ -466,8 +467,8 @@ class PhysicsBatch:
     each step, as in Gymnasium's MuJoCo environments), its reset noise, and the batched functions ``_observe``,
     ``_position`` and ``_reward``. Per step the batch writes each action into ``data.ctrl``, calls
     ``mujoco.mj_step(model, data, nstep=frame_skip)`` once per simulation and copies the declared arrays into
-    stacked buffers ``buffers[name]`` of shape ``(n, ...)``; observations and rewards are then computed for all ``n``
-    at once.
+    stacked buffers ``buffers[name]`` of shape ``(n, ...)`` (a batch of one reads its arrays in place, through
+    ``(1, ...)`` views); observations and rewards are then computed for all ``n`` at once.
 
     Attributes:
         tasks: ``(n, task_dim)``, the tasks of the current episodes.
@@ -487,8 +488,12 @@ class PhysicsBatch:
         self.dt = float(self.models[0].opt.timestep) * self.frame_skip
         self._ctrl = [d.ctrl for d in self.datas]
         self._views = {name: [getattr(d, name) for d in self.datas] for name in env.data_fields}
-        self.buffers = {name: np.zeros((self.n,) + views[0].shape) for name, views in self._views.items()}
-        self._copies = [(self.buffers[name], views) for name, views in self._views.items()]
+        if self.n == 1:  # a single simulation is read in place: (1, ...) views of its arrays, nothing to copy
+            self.buffers = {name: views[0][None] for name, views in self._views.items()}
+            self._copies = []
+        else:
+            self.buffers = {name: np.zeros((self.n,) + views[0].shape) for name, views in self._views.items()}
+            self._copies = [(self.buffers[name], views) for name, views in self._views.items()]
         self._qpos0 = self.models[0].qpos0.copy()
         self.nq, self.nv, self.nu = self.models[0].nq, self.models[0].nv, self.models[0].nu
         self.tasks = np.zeros((self.n, 0))
@@ -796,7 +801,7 @@ class MujocoTaskEnv:
         self._needs_reset = truncated
         if self.render_mode == "human":
             self.render()
-        return obs[0], float(reward[0]), False, truncated, {key: value[0].item() for key, value in info.items()}
+        return obs[0], reward.item(0), False, truncated, {key: value.item(0) for key, value in info.items()}
 
     def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Gymnasium's ``MujocoEnv.set_state`` (set positions and velocities, then ``mj_forward``), which also
@@ -854,7 +859,10 @@ def check_actions(actions: Any, n: int, nu: int, name: str) -> np.ndarray:
     expected = (nu,) if name == "action" else (n, nu)
     if arr.shape != expected:
         raise ValueError(f"{name} must have shape {expected}, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    flat = arr.reshape(-1)
+    # the squared norm is NaN or infinite iff an entry is, unless entries above ~1e154 overflow it: then the exact
+    # check decides (the norm is the cheaper test, and this runs at every step)
+    if not math.isfinite(flat.dot(flat)) and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite, got {arr.tolist()}")
     return arr.reshape(n, nu)
 
