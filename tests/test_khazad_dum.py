@@ -1,4 +1,5 @@
-"""Tests of roml.envs.khazad_dum: the authors' Khazad-Dum (App. D.1; reference section 3), single and vectorised."""
+"""Tests of roml.envs.khazad_dum: the authors' Khazad-Dum (App. D.1; docs/authors-code.md, section 3), single and
+vectorised."""
 
 from __future__ import annotations
 

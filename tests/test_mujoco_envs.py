@@ -1,5 +1,6 @@
-"""Tests of roml.envs.mujoco: the twelve MuJoCo task environments (App. D.2; reference section 4) and their vector
-environment. Rollouts are short (Humanoid steps are slow), so the whole file runs in well under a minute."""
+"""Tests of roml.envs.mujoco: the twelve MuJoCo task environments (App. D.2; docs/authors-code.md, section 4) and
+their vector environment. Rollouts are short (Humanoid steps are slow), so the whole file runs in well under a
+minute."""
 
 from __future__ import annotations
 

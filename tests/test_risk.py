@@ -46,7 +46,7 @@ def test_weighted_quantile_hand_built():
 
 
 def test_underlying_correction_matches_the_authors_levels():
-    # alpha' = alpha (n + 1)/(n - 1) - 1/(n - 1): 0.04291 for n = 128, alpha = 0.05 (reference file, section 1)
+    # alpha' = alpha (n + 1)/(n - 1) - 1/(n - 1): 0.04291 for n = 128, alpha = 0.05 (docs/authors-code.md, section 1)
     x = np.arange(128.0)
     assert quantile(x, 0.05, underlying=True) == pytest.approx(np.quantile(x, 0.05 * 129 / 127 - 1 / 127))
     assert 0.05 * 129 / 127 - 1 / 127 == pytest.approx(0.04291, abs=1e-5)

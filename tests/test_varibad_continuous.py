@@ -1,5 +1,5 @@
 """VariBAD on continuous actions (the MuJoCo task environments): raw, clipped and squashed actions, the presets of
-the reference table, orthogonal initialisation, learning-rate annealing."""
+the authors' table (docs/authors-code.md, section 5), orthogonal initialisation, learning-rate annealing."""
 
 import math
 

@@ -9,12 +9,12 @@ One meta-iteration on a batch of ``n`` tasks (support set ``S_i``, query set ``Q
 
 The weights ``w_i`` are the task sampler's training weights: all ones for MAML and RoML, the alpha-tail
 indicator for CVaR-ML (Algorithm 1, line 8). Dividing by ``n`` rather than by ``sum_i w_i`` is the authors'
-normalisation (``official-implementation.md``, section 7: "Sigma selected task query-losses / 20"); Adam is
-invariant to a constant scale of the loss, so the choice only matters through Adam's ``eps``.
+normalisation (docs/authors-code.md, section 7: the selected tasks' query losses summed, then divided by 20);
+Adam is invariant to a constant scale of the loss, so the choice only matters through Adam's ``eps``.
 
-Defaults are the paper's, which are Finn et al.'s (Appendix E; reference section 7): an MLP 1-40-40-1 with ReLU,
-weights and biases initialised ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, one second-order inner step with learning
-rate 0.01, Adam with learning rate 1e-3, 20 tasks per meta-batch with 10 support and 10 query points each.
+Defaults are the paper's, which are Finn et al.'s (Appendix E; docs/authors-code.md, section 7): an MLP 1-40-40-1
+with ReLU, weights and biases initialised ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, one second-order inner step with
+learning rate 0.01, Adam with learning rate 1e-3, 20 tasks per meta-batch with 10 support and 10 query points each.
 
 The inner loop is vectorised over tasks: the parameters get a leading task dimension and one
 ``torch.autograd.grad`` of the summed support losses adapts every task at once (the tasks are independent, so
@@ -68,7 +68,8 @@ class _Dense(nn.Module):
 
 
 class SineMLP(nn.Module):
-    """The sine-regression network: an MLP ``1 -> 40 -> 40 -> 1`` with ReLU (Appendix E, reference section 7).
+    """The sine-regression network: an MLP ``1 -> 40 -> 40 -> 1`` with ReLU (Appendix E; docs/authors-code.md,
+    section 7).
 
     Every weight and bias of a layer with ``fan_in`` inputs is drawn from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``
     (the authors' initialisation, replacing PyTorch's Kaiming default), layer by layer, weight before bias, from
@@ -423,9 +424,10 @@ class MAML:
     def evaluate(self, data, max_steps: int = 5, chunk: int = 1000) -> np.ndarray:
         """Query MSE of every task after ``0, 1, ..., max_steps`` inner SGD steps on its support set.
 
-        The test protocol of the paper (reference section 7) uses 10 support and 32 query points per task and
-        records the losses after 0..5 steps. The model is not changed. Tasks are processed ``chunk`` at a time to
-        bound memory; no graph through the model's parameters is built (each chunk adapts a detached copy).
+        The test protocol of the paper (docs/authors-code.md, section 7) uses 10 support and 32 query points per
+        task and records the losses after 0..5 steps. The model is not changed. Tasks are processed ``chunk`` at a
+        time to bound memory; no graph through the model's parameters is built (each chunk adapts a detached
+        copy).
 
         Returns:
             A float64 array ``(n_tasks, max_steps + 1)``; column ``k`` is the loss after ``k`` steps.

@@ -8,7 +8,7 @@ The original task distribution is uniform over the box
 ``Omega = [0.1, 5] x [0, 2 pi] x [0.3, 3]`` (Appendix E; the frequency is the paper's addition to the task
 space of Finn et al. [2017], which "was too simplistic to pose a mean/CVaR tradeoff"). Training uses 10 support
 and 10 query points per task; the test protocol uses 10 support and 32 query points
-(``official-implementation.md``, section 7).
+(docs/authors-code.md, section 7).
 
 This module imports only numpy. The task family itself is the Beta box over ``[SINE_LOW, SINE_HIGH]``
 (``roml.tasks``); here we only turn task parameters into data, a whole meta-batch in one vectorised operation.

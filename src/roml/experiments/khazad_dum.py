@@ -39,9 +39,10 @@ PATHS = ("short", "long", "fell", "reached_goal")
 
 @dataclass(frozen=True)
 class KhazadDumConfig(VariBADRunConfig):
-    """One Khazad-Dum run. Defaults are the paper's settings (App. D.1, reference section 5, KD column): those of
-    :class:`~roml.experiments.varibad.VariBADRunConfig` (5e6 frames; the authors ran 8e6, but the paper's curves
-    flatten well before 5e6) and :class:`roml.algos.varibad.VariBADConfig`, with these robustness settings."""
+    """One Khazad-Dum run. Defaults are the paper's settings (App. D.1; docs/authors-code.md, section 5, KD
+    column): those of :class:`~roml.experiments.varibad.VariBADRunConfig` (5e6 frames; the authors ran 8e6, but the
+    paper's curves flatten well before 5e6) and :class:`roml.algos.varibad.VariBADConfig`, with these robustness
+    settings."""
 
     episode_length: ClassVar[int] = EPISODE_LENGTH
     alpha: float = 0.01

@@ -1,7 +1,7 @@
 """The twelve MuJoCo experiments with VariBAD: Section 6.2 and App. D.2 of the paper (Tables 1-3, Fig. 4d, 9, 11, 12).
 
 =====================  ==================  =========================================================
-experiment             environment         paper frames (reference section 5)
+experiment             environment         paper frames (docs/authors-code.md, section 5)
 =====================  ==================  =========================================================
 half-cheetah-vel       HalfCheetahVel      3e7
 half-cheetah-mass      HalfCheetahMass     3e7
@@ -22,7 +22,7 @@ varibad    the risk-neutral baseline: tasks from the original distribution, ever
 cvar-ml    CVaR-ML (Algorithm 1), alpha = 0.05: only the worst task of each iteration is trained on
 roml       RoML (Algorithm 2), alpha = 0.05, the environment's ``BetaBox`` / ``LogBetaBox`` / ``PolarDisc`` family
            (phi0 = 0.5 per coordinate), beta 0.2, nu 0.2, soft update 0.5, a CEM update every 128 tasks (512 for
-           the 10-D tasks), as the authors' samplers (reference section 2)
+           the 10-D tasks), as the authors' samplers (docs/authors-code.md, section 2)
 naive      the fixed-pool sampler of App. D.4 (the 5 hardest of the first 100 tasks)
 =========  ==========================================================================================
 
@@ -63,8 +63,9 @@ _HC = PRESETS["half-cheetah"]
 
 @dataclass(frozen=True)
 class MujocoConfig(VariBADRunConfig):
-    """One MuJoCo run. The defaults are the HalfCheetah settings (reference section 5, HC column; App. D.2); each
-    experiment's presets replace them with its robot's column (:data:`roml.algos.varibad.PRESETS`) and its frames."""
+    """One MuJoCo run. The defaults are the HalfCheetah settings (docs/authors-code.md, section 5, HC column;
+    App. D.2); each experiment's presets replace them with its robot's column (:data:`roml.algos.varibad.PRESETS`)
+    and its frames."""
 
     episode_length: ClassVar[int] = EPISODE_LENGTH
     frames: int = 30_000_000
@@ -152,7 +153,7 @@ PAPER_FRAMES: dict[str, float] = {
     "HumanoidVel": 3e7, "HumanoidMass": 3e7, "HumanoidBody": 6e7,
     "AntGoal": 1e8, "AntMass": 1e8, "AntBody": 7e7,
 }
-"""The authors' num_frames per environment (reference section 5)."""
+"""The authors' num_frames per environment (docs/authors-code.md, section 5)."""
 
 _OWN: dict[str, dict[str, Any]] = {  # settings that differ from the robot's column
     "HalfCheetahVel": {"observation": "authors"},

@@ -35,7 +35,7 @@ TEST_STEPS = 5
 
 @dataclass(frozen=True)
 class SineConfig(SamplerConfig):
-    """One sine-regression run. Defaults are the paper's settings (App. E, reference section 7)."""
+    """One sine-regression run. Defaults are the paper's settings (App. E; docs/authors-code.md, section 7)."""
 
     iterations: int = 10_000
     """Meta-iterations (meta-batches) of training."""

@@ -1,6 +1,6 @@
 """VariBAD (Zintgraf et al., 2020): a Bayes-adaptive agent whose belief is a learned latent posterior.
 
-One training iteration (App. D.1; reference section 5):
+One training iteration (App. D.1; docs/authors-code.md, sections 5-6):
 
 1. :meth:`VariBAD.collect`: every environment of a vector env runs one task for ``episodes_per_task`` episodes
    (the BAMDP). At each step the policy acts on the observation and on the current posterior's mean and

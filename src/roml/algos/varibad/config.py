@@ -1,5 +1,5 @@
-"""VariBAD's hyper-parameters; the defaults are the paper's Khazad-Dum settings (reference section 5, KD column), and
-:data:`PRESETS` holds the other columns of that table (HalfCheetah, Humanoid, Ant)."""
+"""VariBAD's hyper-parameters; the defaults are the paper's Khazad-Dum settings (docs/authors-code.md, section 5,
+KD column), and :data:`PRESETS` holds the other columns of that table (HalfCheetah, Humanoid, Ant)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 class VariBADConfig:
     """Hyper-parameters of :class:`roml.algos.varibad.VariBAD` (Zintgraf et al., 2020; App. D.1).
 
-    Defaults are the Khazad-Dum column of ``official-implementation.md`` section 5; the settings shared by all of
+    Defaults are the Khazad-Dum column of the table in docs/authors-code.md, section 5; the settings shared by all of
     the authors' configurations (PPO's Adam eps, value coefficient, Huber and clipped value loss, GAE tau 0.9, VAE
     learning rate, KL weight, embeddings) are fixed defaults too.
     """
@@ -183,7 +183,8 @@ class VariBADConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> VariBADConfig:
-        """The settings of column ``name`` of the reference table (:data:`PRESETS`), then ``overrides``."""
+        """The settings of column ``name`` of the authors' table (docs/authors-code.md, section 5; :data:`PRESETS`),
+        then ``overrides``."""
         if name not in PRESETS:
             raise ValueError(f"unknown VariBAD preset {name!r}; choose from {', '.join(PRESETS)}")
         return replace(cls(), **{**PRESETS[name], **overrides})
@@ -211,9 +212,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         episode_ends="truncate",
     ),
 }
-"""The columns of the VariBAD table of reference section 5 (App. D.1-D.2), as overrides of the defaults (which are
-the Khazad-Dum column). Settings shared by every column (Adam eps, value coefficient, GAE lambda 0.9, VAE learning
-rate, KL weight, encoder and decoder widths, VAE buffer and batch, 5000 precollected frames) are the defaults.
+"""The columns of the VariBAD table of docs/authors-code.md, section 5 (App. D.1-D.2), as overrides of the defaults
+(which are the Khazad-Dum column). Settings shared by every column (Adam eps, value coefficient, GAE lambda 0.9, VAE
+learning rate, KL weight, encoder and decoder widths, VAE buffer and batch, 5000 precollected frames) are the
+defaults.
 
 The authors ran 16 processes for every MuJoCo environment, with ``policy_num_steps`` 400 (HalfCheetah: one 2 x 200
 step task per process per update), 800 (Humanoid: two tasks per process) and 200 (Ant: half a task per process).

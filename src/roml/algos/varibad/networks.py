@@ -1,7 +1,8 @@
 """VariBAD's networks: the recurrent posterior encoder, the reward decoder and the actor-critic policy.
 
-Zintgraf et al. (2020), as configured by the paper (App. D.1, reference section 5). Shapes are time-major where a
-time axis exists: ``(T, B, ...)``. Every parameter is initialised from an explicit ``torch.Generator``.
+Zintgraf et al. (2020), as configured by the paper (App. D.1; docs/authors-code.md, section 5). Shapes are
+time-major where a time axis exists: ``(T, B, ...)``. Every parameter is initialised from an explicit
+``torch.Generator``.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ class Encoder(nn.Module):
 
     Args:
         obs_dim, action_dim: sizes of the observation and of the action *encoding* (one-hot for discrete actions).
-        hidden, latent_dim, action_embedding, obs_embedding, reward_embedding: widths (reference section 5).
+        hidden, latent_dim, action_embedding, obs_embedding, reward_embedding: widths (docs/authors-code.md, section 5).
     """
 
     def __init__(self, obs_dim: int, action_dim: int, latent_dim: int, hidden: int, action_embedding: int,

@@ -4,7 +4,8 @@ The weights are the task sampler's (Definition 2: the meta-algorithm only choose
 weight, the baseline's own training step uses). CVaR-ML's 0/1 weights therefore *mask* the PPO loss of the tasks
 outside the batch's alpha-tail (Algorithm 1, line 8). The authors' implementation instead zeroed those tasks'
 GAE through ``bad_masks`` and then normalised the advantages over the whole batch, so the masked frames still
-entered the loss with advantage ``-mean/std`` and with their entropy (reference section 5); we do not copy that.
+entered the loss with advantage ``-mean/std`` and with their entropy (docs/authors-code.md, section 6); we do not
+copy that.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 All three run Gymnasium's ``Ant-v5`` model (ant.xml: a free-floating spherical torso with four two-joint legs, 8
 motors with gear 150 and control range [-1, 1], RK4 with timestep 0.01 and frame skip 5, so ``dt = 0.05``; the
 same numbers as the authors' ant.xml) through the batched core of :mod:`roml.envs.mujoco.base`, with the authors'
-rewards (reference section 4) and 200-step episodes that never end early.
+rewards (docs/authors-code.md, section 4) and 200-step episodes that never end early.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ AntBody                mass, damping, torso_size  each log2 U[-1, 1]            
 =====================  =========================  ==========================================  ==================
 
 Every family is built with the paper's mean-parameterised Beta (``phi0 = 0.5`` per coordinate gives the uniform
-distribution above; ``eps = 0.02``), as the authors' samplers (reference section 2).
+distribution above; ``eps = 0.02``), as the authors' samplers (docs/authors-code.md, section 2).
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ TEN_D_CANDIDATES = (
   value, so the mixing weights do not change).
 
 ``tests/test_mujoco_envs.py`` checks that each candidate changes the dynamics. The authors drew from all float
-arrays of the model, so their set "A" (reference section 4) included camera, light and material fields that have
-no effect on the simulation.
+arrays of the model, so their set "A" (docs/authors-code.md, section 4) included camera, light and material fields
+that have no effect on the simulation.
 """
 
 TEN_D_SEED = 2023

@@ -2,7 +2,7 @@
 
 All four classes run Gymnasium's ``HalfCheetah-v5`` model (half_cheetah.xml: 9 degrees of freedom, 6 motors,
 timestep 0.01, frame skip 5, so ``dt = 0.05``) through the batched core of :mod:`roml.envs.mujoco.base`, with the
-authors' rewards (reference section 4) and 200-step episodes.
+authors' rewards (docs/authors-code.md, section 4) and 200-step episodes.
 """
 
 from __future__ import annotations
@@ -303,10 +303,10 @@ class HalfCheetah10DEnv(HalfCheetahTaskEnv):
     Args:
         variant: "a", "b" or "c".
     {_DIFFERENCES.rstrip()}
-    - The authors drew their 10 arrays from every float array of the model, so their set (reference section 4,
-      set "A") included camera, light and material fields and zero margins that leave the simulation unchanged;
-      which of their three historical sets the paper used is unclear. Our sets contain only arrays that change
-      the dynamics.
+    - The authors drew their 10 arrays from every float array of the model, so their set (docs/authors-code.md,
+      section 4, set "A") included camera, light and material fields and zero margins that leave the simulation
+      unchanged; which of their three historical sets the paper used is unclear. Our sets contain only arrays that
+      change the dynamics.
     """
 
     def __init__(self, variant: str = "a", task: Any = None, render_mode: str | None = None, **options: str):

@@ -2,8 +2,8 @@
 
 All three run Gymnasium's ``Humanoid-v5`` model (humanoid.xml: a free-floating torso and 17 hinge joints, 17 motors
 with control range [-0.4, 0.4], RK4 with timestep 0.003 and frame skip 5, so ``dt = 0.015``) through the batched
-core of :mod:`roml.envs.mujoco.base`, with Gymnasium v5's reward terms, the authors' task rewards (reference
-section 4) and 200-step episodes that never end early.
+core of :mod:`roml.envs.mujoco.base`, with Gymnasium v5's reward terms, the authors' task rewards
+(docs/authors-code.md, section 4) and 200-step episodes that never end early.
 """
 
 from __future__ import annotations
