@@ -299,7 +299,8 @@ class BetaBox(_BetaProductFamily):
     Args:
         low, high: the box, scalars (1-D task) or sequences of one length (``low < high``).
         names: one name per dimension (default ``("tau",)`` or ``("tau0", "tau1", ...)``).
-        eps: ``phi`` is clipped to ``[eps, 1 - eps]`` by ``fit`` (paper: 0.02; the authors' sine code: 0.001).
+        eps: ``phi`` is clipped to ``[eps, 1 - eps]`` by ``fit`` (the authors' samplers: 0.02; their sine code: 0.001;
+            docs/authors-code.md, section 2).
     """
 
     def __init__(self, low, high, names: Sequence[str] | str | None = None, *, eps: float = 0.02):
