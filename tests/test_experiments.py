@@ -15,6 +15,7 @@ from roml.cli import main
 from roml.experiments.registry import get_experiment
 from roml.experiments.results import RunDir
 from roml.experiments.runner import reproduce, train
+from test_report import build_mujoco, build_sine
 
 RESUME = {"iterations": 240, "checkpoint_every": 10, "n_test_tasks": 200}
 
@@ -153,6 +154,26 @@ def test_list_and_version(capsys):
     assert "sine" in capsys.readouterr().out
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("roml 0.")
+
+
+def test_list_and_report_import_neither_torch_nor_numba(tmp_path):
+    """``roml list`` and ``roml report`` read the experiments' descriptions and results files: they import no
+    algorithm (torch), no compiled environment (numba) and no MuJoCo, which would cost them seconds."""
+    build_mujoco(build_sine(tmp_path))  # a MuJoCo experiment also draws a figure and compares settings with presets
+    code = (
+        "import sys\n"
+        "from roml.cli import main\n"
+        "for args in (['list'], ['report', sys.argv[1]]):\n"
+        "    assert main(args) == 0\n"
+        "    heavy = [name for name in ('torch', 'numba', 'mujoco') if name in sys.modules]\n"
+        "    print(f'imported after {args[0]}: {heavy}')\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.startswith("imported after")]
+    assert lines == ["imported after list: []", "imported after report: []"]
 
 
 def test_ray_backend_runs_a_smoke_reproduction(tmp_path):

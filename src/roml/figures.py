@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from roml.envs.khazad_dum import GOAL, HEIGHT, MAP, WIDTH
+from roml.envs.khazad_dum_spec import GOAL, HEIGHT, MAP, WIDTH
 from roml.experiments.results import read_json
 from roml.risk import confidence_interval
 from roml.tasks import PolarDisc

@@ -22,16 +22,19 @@ the ``n_shown_tasks`` rainiest test tasks, for the paper's Fig. 3.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from roml.envs.khazad_dum import EPISODE_LENGTH, RAIN_MEAN, KhazadDumVecEnv
+from roml.envs.khazad_dum_spec import EPISODE_LENGTH, RAIN_MEAN
 from roml.experiments.base import Metric
 from roml.experiments.results import RunDir
 from roml.experiments.varibad import VariBADExperiment, VariBADRunConfig, return_metrics, test_table
 from roml.tasks import Exponential
+
+if TYPE_CHECKING:  # the environment (numba) loads when a run makes one, not for the experiment's description
+    from roml.envs.khazad_dum import KhazadDumVecEnv
 
 PATHS = ("short", "long", "fell", "reached_goal")
 """The per-episode path flags of the test episodes (the env's ``info``), reported as fractions of episodes."""
@@ -68,6 +71,8 @@ def run_episodes(agent, tasks: np.ndarray, seed: int, observer_tasks: np.ndarray
     Returns the rollout and, with ``observer_tasks`` (indices), the positions ``(len, K, 33, 2)`` of those tasks'
     episodes (start plus 32 steps).
     """
+    from roml.envs.khazad_dum import KhazadDumVecEnv
+
     env = KhazadDumVecEnv(len(tasks))
     env.reset(seed=seed)
     positions = None
@@ -111,6 +116,8 @@ class KhazadDumExperiment(VariBADExperiment):
         return rain_family()
 
     def make_env(self, num_envs: int, config: KhazadDumConfig | None = None) -> KhazadDumVecEnv:
+        from roml.envs.khazad_dum import KhazadDumVecEnv
+
         return KhazadDumVecEnv(num_envs)
 
     def env_tasks(self, tasks: np.ndarray) -> np.ndarray:

@@ -227,8 +227,13 @@ class MujocoExperiment(VariBADExperiment):
         return ("radius", "angle") if isinstance(family, PolarDisc) else family.names
 
     def config(self, method: str, seed: int, scale: str, overrides: dict[str, Any] | None = None) -> MujocoConfig:
+        """As :meth:`Experiment.config`; an environment option given in ``overrides`` (:data:`ENV_OPTIONS`) is also
+        checked against the environment's, so that a bad one fails before any run folder is made. The check imports
+        the environment's module (``mujoco``, numba), so the presets' own options are left to the environment, which
+        checks them when it is made (``roml list`` and ``roml report`` build preset configurations)."""
         config = super().config(method, seed, scale, overrides)
-        env_class(self.env_name).check_options(**self.env_options(config))  # a bad option fails before any run folder
+        if set(overrides or {}) & set(ENV_OPTIONS):
+            env_class(self.env_name).check_options(**self.env_options(config))
         return config
 
     @staticmethod

@@ -1,7 +1,27 @@
-"""VariBAD (Zintgraf et al., 2020) for the paper's meta-RL experiments: see :mod:`roml.algos.varibad.agent`."""
+"""VariBAD (Zintgraf et al., 2020) for the paper's meta-RL experiments: see :mod:`roml.algos.varibad.agent`.
 
-from roml.algos.varibad.agent import TIMERS, VariBAD
-from roml.algos.varibad.buffers import Rollout, TrajectoryBuffer
-from roml.algos.varibad.config import VariBADConfig
+Importing this package does not import torch: the names below load their module on first access, so
+:mod:`roml.algos.varibad.config` (the settings and the robots' presets) stays light for the experiments'
+descriptions (``roml list``, ``roml report``).
+"""
 
-__all__ = ["TIMERS", "Rollout", "TrajectoryBuffer", "VariBAD", "VariBADConfig"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "TIMERS": "agent",
+    "VariBAD": "agent",
+    "Rollout": "buffers",
+    "TrajectoryBuffer": "buffers",
+    "VariBADConfig": "config",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
