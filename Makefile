@@ -7,7 +7,7 @@ OUT ?= runs
 SEEDS ?= 3
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: main test bench setup clean
+.PHONY: main test lint bench setup clean
 
 setup: $(VENV)/.installed
 
@@ -24,7 +24,13 @@ main: setup
 	$(BIN)/roml reproduce sine --scale quick --seeds $(SEEDS) --out $(OUT)
 	$(BIN)/roml report $(OUT)
 
-test: setup
+# Lint, format and type checks (settings in pyproject.toml: ruff on everything, mypy on the numpy core), then the tests.
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: setup

@@ -61,8 +61,10 @@ def main(argv=None) -> None:
         for _ in range(args.iters + 1)
     ]
 
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"{args.tasks} tasks/batch, {args.iters} timed iterations, second order")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"{args.tasks} tasks/batch, {args.iters} timed iterations, second order"
+    )
     vectorised = MAML.for_sine(args.seed, config)
     loop = MAML.for_sine(args.seed, config)
     fast = time_meta_steps(vectorised, batches, vectorised.meta_step)
@@ -73,16 +75,20 @@ def main(argv=None) -> None:
     print(f"vectorised meta_step (task-batched forward): {fast:8.1f} it/s")
     print(f"vectorised meta_step (generic vmap forward): {middle:8.1f} it/s")
     print(f"per-task loop reference:                     {slow:8.1f} it/s")
-    print(f"speed-up: {fast / slow:.2f}x (generic: {middle / slow:.2f}x)   "
-          f"max |param difference| after {args.iters + 1} steps: {drift:.2e}")
+    print(
+        f"speed-up: {fast / slow:.2f}x (generic: {middle / slow:.2f}x)   "
+        f"max |param difference| after {args.iters + 1} steps: {drift:.2e}"
+    )
 
     test = sample_sine_data(draw_tasks(rng, args.eval_tasks), 10, 32, rng)
     vectorised.evaluate(test.subset(slice(0, 10)), max_steps=args.eval_steps)  # warm-up
     start = time.perf_counter()
     table = vectorised.evaluate(test, max_steps=args.eval_steps, chunk=args.chunk)
     elapsed = time.perf_counter() - start
-    print(f"evaluate: {args.eval_tasks} tasks x {args.eval_steps} steps (10 support, 32 query, chunk {args.chunk}) "
-          f"in {elapsed:.2f} s; mean loss by step: {np.round(table.mean(axis=0), 3).tolist()}")
+    print(
+        f"evaluate: {args.eval_tasks} tasks x {args.eval_steps} steps (10 support, 32 query, chunk {args.chunk}) "
+        f"in {elapsed:.2f} s; mean loss by step: {np.round(table.mean(axis=0), 3).tolist()}"
+    )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,13 @@ def main(argv=None) -> None:
         for env in (ours, theirs):
             env.reset(seed=args.seed)
             episode_cpu_seconds(env, actions[0])  # warm-up
-        seconds = np.array([[episode_cpu_seconds(env, episode) for env in (ours, theirs)]
-                            for _ in range(args.repeats) for episode in actions])  # alternating, episode by episode
+        seconds = np.array(
+            [
+                [episode_cpu_seconds(env, episode) for env in (ours, theirs)]
+                for _ in range(args.repeats)
+                for episode in actions
+            ]
+        )  # alternating, episode by episode
         rates = EPISODE_LENGTH / seconds
         ratio = float(np.median(rates[:, 0] / rates[:, 1]))
         worst = min(worst, ratio)

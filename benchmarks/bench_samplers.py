@@ -62,17 +62,23 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     print(f"numpy {np.__version__}, Python {platform.python_version()}, {platform.processor() or platform.machine()}")
-    header = (f"{'batch':>6} {'dims':>4} | {'RoML ms/update':>14} {'RoML us/task':>12} | "
-              f"{'Uniform ms/update':>17} {'Uniform us/task':>15} | {'RoML/Uniform':>12}")
+    header = (
+        f"{'batch':>6} {'dims':>4} | {'RoML ms/update':>14} {'RoML us/task':>12} | "
+        f"{'Uniform ms/update':>17} {'Uniform us/task':>15} | {'RoML/Uniform':>12}"
+    )
     print(header)
     print("-" * len(header))
     for n in BATCH_SIZES:
         for d in DIMS:
             family = BetaBox(np.zeros(d), np.ones(d))
-            roml = seconds_per_update(lambda: RoMLSampler(family, nu=0.2, batch_size=n, seed=0), n, args.min_time)
-            uniform = seconds_per_update(lambda: UniformSampler(family, seed=0), n, args.min_time)
-            print(f"{n:>6} {d:>4} | {roml * 1e3:>14.3f} {roml * 1e6 / n:>12.2f} | "
-                  f"{uniform * 1e3:>17.3f} {uniform * 1e6 / n:>15.2f} | {roml / uniform:>12.1f}")
+            roml = seconds_per_update(
+                lambda f=family, n=n: RoMLSampler(f, nu=0.2, batch_size=n, seed=0), n, args.min_time
+            )
+            uniform = seconds_per_update(lambda f=family: UniformSampler(f, seed=0), n, args.min_time)
+            print(
+                f"{n:>6} {d:>4} | {roml * 1e3:>14.3f} {roml * 1e6 / n:>12.2f} | "
+                f"{uniform * 1e3:>17.3f} {uniform * 1e6 / n:>15.2f} | {roml / uniform:>12.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,13 @@ def train_seed(seed: int, iterations: int, warmup: int, parallel_updates: bool =
     start = time.perf_counter()
     frames = sum(iteration() for _ in range(iterations))
     elapsed = time.perf_counter() - start
-    return {"seed": seed, "frames": frames, "seconds": elapsed, "timers": agent.timers,
-            "parallel": config.parallel_updates}
+    return {
+        "seed": seed,
+        "frames": frames,
+        "seconds": elapsed,
+        "timers": agent.timers,
+        "parallel": config.parallel_updates,
+    }
 
 
 def main(argv=None) -> None:
@@ -57,8 +62,9 @@ def main(argv=None) -> None:
     parser.add_argument("--iterations", type=int, default=60, help="timed iterations (4096 frames each)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed iterations first")
     parser.add_argument("--seeds", type=int, default=1, help="seeds trained at once, one process each")
-    parser.add_argument("--sequential-updates", action="store_true",
-                        help="run the VAE update after PPO instead of in a second thread")
+    parser.add_argument(
+        "--sequential-updates", action="store_true", help="run the VAE update after PPO instead of in a second thread"
+    )
     args = parser.parse_args(argv)
     parallel = not args.sequential_updates
     if args.seeds == 1:
@@ -72,14 +78,20 @@ def main(argv=None) -> None:
         wall = {k: timers[k] for k in ("env", "policy", "update")}
         wall["other"] = r["seconds"] - sum(wall.values())
         print(f"seed {r['seed']}: {rate:8.0f} frames/s ({r['frames']} frames in {r['seconds']:.1f} s)")
-        print("  wall ms per iteration: " + ", ".join(f"{k} {1000 * v / args.iterations:.1f} ({v / r['seconds']:.0%})"
-                                                      for k, v in wall.items()))
-        print(f"  inside the update (VAE in parallel with PPO: {r['parallel']}): "
-              f"ppo {1000 * timers['ppo'] / args.iterations:.1f} ms, vae {1000 * timers['vae'] / args.iterations:.1f} ms")
+        print(
+            "  wall ms per iteration: "
+            + ", ".join(f"{k} {1000 * v / args.iterations:.1f} ({v / r['seconds']:.0%})" for k, v in wall.items())
+        )
+        ppo_ms, vae_ms = (1000 * timers[key] / args.iterations for key in ("ppo", "vae"))
+        print(
+            f"  inside the update (VAE in parallel with PPO: {r['parallel']}): ppo {ppo_ms:.1f} ms, vae {vae_ms:.1f} ms"
+        )
     total = sum(r["frames"] / r["seconds"] for r in results)
-    print(f"total: {total:.0f} frames/s over {len(results)} process(es); "
-          f"{total / AUTHORS_FRAMES_PER_S:.1f}x the authors' quoted {AUTHORS_FRAMES_PER_S:.0f} frames/s; "
-          f"one 5e6-frame seed at the per-seed rate: {5e6 / (results[0]['frames'] / results[0]['seconds']) / 60:.1f} min")
+    print(
+        f"total: {total:.0f} frames/s over {len(results)} process(es); "
+        f"{total / AUTHORS_FRAMES_PER_S:.1f}x the authors' quoted {AUTHORS_FRAMES_PER_S:.0f} frames/s; "
+        f"one 5e6-frame seed at the per-seed rate: {5e6 * results[0]['seconds'] / results[0]['frames'] / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

@@ -73,13 +73,24 @@ def main(argv=None) -> None:
     parser.add_argument("--experiment", default="half-cheetah-mass", help="a MuJoCo experiment (roml list)")
     parser.add_argument("--iterations", type=int, default=20, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first (past precollect_frames)")
-    parser.add_argument("--sequential-updates", action="store_true",
-                        help="run the VAE update after PPO instead of in a second thread")
-    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                        help="override settings of the paper scale, as `roml train --set`")
-    parser.add_argument("--versus", nargs="*", default=None, metavar="FIELD=VALUE",
-                        help="also train a reference agent with these overrides (on top of --set), its iterations "
-                             "alternating with the first's, and print the ratio of the two training rates")
+    parser.add_argument(
+        "--sequential-updates", action="store_true", help="run the VAE update after PPO instead of in a second thread"
+    )
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override settings of the paper scale, as `roml train --set`",
+    )
+    parser.add_argument(
+        "--versus",
+        nargs="*",
+        default=None,
+        metavar="FIELD=VALUE",
+        help="also train a reference agent with these overrides (on top of --set), its iterations "
+        "alternating with the first's, and print the ratio of the two training rates",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -99,8 +110,9 @@ def main(argv=None) -> None:
         runs["reference"] = trainer(experiment, versus, args.seed, args.sequential_updates)
     config, varibad_config, env, agent, _ = runs["trained"]
     family = experiment.task_family()
-    raw = raw_stepping_rate(env, family.sample(family.phi0, config.num_envs, np.random.default_rng(args.seed)),
-                            args.seed)
+    raw = raw_stepping_rate(
+        env, family.sample(family.phi0, config.num_envs, np.random.default_rng(args.seed)), args.seed
+    )
     for *_, run_agent, iteration in runs.values():
         for _ in range(args.warmup):
             iteration()
@@ -117,22 +129,34 @@ def main(argv=None) -> None:
     wall["other"] = seconds["trained"] - sum(wall.values())
     per_iteration = 1000 / args.iterations
     changed = " ".join(args.set) or "none"
-    print(f"{experiment.name} ({experiment.env_name}, {config.num_envs} envs, {config.frames_per_iteration} frames per "
-          f"iteration, paper hyper-parameters, --set {changed}, one torch thread)")
+    print(
+        f"{experiment.name} ({experiment.env_name}, {config.num_envs} envs, {config.frames_per_iteration} frames per "
+        f"iteration, paper hyper-parameters, --set {changed}, one torch thread)"
+    )
     print(f"raw vector-env stepping (random actions): {raw:8.0f} frames/s")
-    print(f"VariBAD training:                         {rate:8.0f} frames/s ({frames['trained']} frames in "
-          f"{seconds['trained']:.1f} s; {rate / raw:.0%} of the raw stepping rate)")
-    print("  wall ms per iteration: " + ", ".join(f"{k} {per_iteration * v:.0f} ({v / seconds['trained']:.0%})"
-                                                  for k, v in wall.items()))
-    print(f"  inside the update (VAE in parallel with PPO: {varibad_config.parallel_updates}): "
-          f"ppo {per_iteration * timers['ppo']:.0f} ms, vae {per_iteration * timers['vae']:.0f} ms")
+    print(
+        f"VariBAD training:                         {rate:8.0f} frames/s ({frames['trained']} frames in "
+        f"{seconds['trained']:.1f} s; {rate / raw:.0%} of the raw stepping rate)"
+    )
+    print(
+        "  wall ms per iteration: "
+        + ", ".join(f"{k} {per_iteration * v:.0f} ({v / seconds['trained']:.0%})" for k, v in wall.items())
+    )
+    print(
+        f"  inside the update (VAE in parallel with PPO: {varibad_config.parallel_updates}): "
+        f"ppo {per_iteration * timers['ppo']:.0f} ms, vae {per_iteration * timers['vae']:.0f} ms"
+    )
     if "reference" in runs:
         reference = frames["reference"] / seconds["reference"]
-        print(f"reference (--versus {' '.join(args.versus)}): {reference:8.0f} frames/s; trained / reference = "
-              f"{rate / reference:.2f}x")
+        print(
+            f"reference (--versus {' '.join(args.versus)}): {reference:8.0f} frames/s; trained / reference = "
+            f"{rate / reference:.2f}x"
+        )
     paper_frames = experiment.config("roml", 0, "paper").frames
-    print(f"{rate / AUTHORS_FRAMES_PER_S:.1f}x the authors' ~{AUTHORS_FRAMES_PER_S:.0f} frames/s; one paper-scale run "
-          f"({paper_frames:.0e} frames) at this rate: {paper_frames / rate / 3600:.1f} h of training")
+    print(
+        f"{rate / AUTHORS_FRAMES_PER_S:.1f}x the authors' ~{AUTHORS_FRAMES_PER_S:.0f} frames/s; one paper-scale run "
+        f"({paper_frames:.0e} frames) at this rate: {paper_frames / rate / 3600:.1f} h of training"
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
-COLUMNS = (("valid_mean_return", "valid mean"), ("valid_cvar_return", "valid CVaR"),
-           ("mean_return", "test mean"), ("cvar_return", "test CVaR"))
+COLUMNS = (
+    ("valid_mean_return", "valid mean"),
+    ("valid_cvar_return", "valid CVaR"),
+    ("mean_return", "test mean"),
+    ("cvar_return", "test CVaR"),
+)
 
 
 def read_variant(folder: Path) -> tuple[pd.DataFrame, dict]:
@@ -32,9 +36,16 @@ def read_variant(folder: Path) -> tuple[pd.DataFrame, dict]:
         progress = pd.read_csv(run / "progress.csv").dropna(subset=["valid_mean_return"])
         metrics = json.loads((run / "summary.json").read_text())["metrics"]
         last = progress.iloc[-1]
-        rows.append({"seed": int(run.name[4:]), "frames": int(last["frames"]),
-                     "valid_mean_return": last["valid_mean_return"], "valid_cvar_return": last["valid_cvar_return"],
-                     "mean_return": metrics["mean_return"], "cvar_return": metrics["cvar_return"]})
+        rows.append(
+            {
+                "seed": int(run.name[4:]),
+                "frames": int(last["frames"]),
+                "valid_mean_return": last["valid_mean_return"],
+                "valid_cvar_return": last["valid_cvar_return"],
+                "mean_return": metrics["mean_return"],
+                "cvar_return": metrics["cvar_return"],
+            }
+        )
         config = config or json.loads((run / "config.json").read_text())
     return pd.DataFrame(rows), config
 
@@ -49,18 +60,26 @@ def cell(values: pd.Series) -> str:
 def table(variants: dict[str, Path], experiment: str, method: str) -> str:
     read = {label: read_variant(out / experiment / method) for label, out in variants.items()}
     reference = next(iter(read.values()))[1]
-    lines = ["| variant | seeds | frames | " + " | ".join(label for _, label in COLUMNS) + " | settings |",
-             "|---|---|---|" + "---|" * len(COLUMNS) + "---|"]
+    lines = [
+        "| variant | seeds | frames | " + " | ".join(label for _, label in COLUMNS) + " | settings |",
+        "|---|---|---|" + "---|" * len(COLUMNS) + "---|",
+    ]
     for label, (frame, config) in read.items():
         if frame.empty:
             lines.append(f"| {label} | none finished |" + " |" * (len(COLUMNS) + 2))
             continue
-        changed = [f"{k}={config[k]}" for k in sorted(config)
-                   if k not in ("seed", "scale") and config.get(k) != reference.get(k)]
+        changed = [
+            f"{k}={config[k]}"
+            for k in sorted(config)
+            if k not in ("seed", "scale") and config.get(k) != reference.get(k)
+        ]
         cells = [cell(frame[key]) for key, _ in COLUMNS]
         seeds = ",".join(str(s) for s in frame["seed"])
-        lines.append(f"| {label} | {seeds} | {frame['frames'].max():.3g} | " + " | ".join(cells)
-                     + f" | {', '.join(changed) or '(reference)'} |")
+        lines.append(
+            f"| {label} | {seeds} | {frame['frames'].max():.3g} | "
+            + " | ".join(cells)
+            + f" | {', '.join(changed) or '(reference)'} |"
+        )
     return "\n".join(lines)
 
 

@@ -64,16 +64,22 @@ def table(run: Path, n_tasks: int, bin_size: int, seed: int) -> str:
     values, to_bamdp_end, bootstrapped = measure(run, n_tasks, seed)
     config = json.loads((run / "config.json").read_text())
     settings = ", ".join(f"{key}={config.get(key)}" for key in ("episode_ends", "observation", "mass_physics"))
-    lines = [f"{run} ({settings}; {n_tasks} tasks, stochastic policy, normalised reward units)", "",
-             "| steps | mean value | error vs return to the BAMDP's end | abs. error | error vs truncated return "
-             "| abs. error |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"{run} ({settings}; {n_tasks} tasks, stochastic policy, normalised reward units)",
+        "",
+        "| steps | mean value | error vs return to the BAMDP's end | abs. error | error vs truncated return "
+        "| abs. error |",
+        "|---|---|---|---|---|---|",
+    ]
     for first in range(0, len(values), bin_size):
         rows = slice(first, first + bin_size)
         bamdp_error = values[rows] - to_bamdp_end[rows]
         episode_error = values[rows] - bootstrapped[rows]
-        lines.append(f"| {first}-{min(first + bin_size, len(values)) - 1} | {values[rows].mean():.2f} "
-                     f"| {bamdp_error.mean():+.2f} | {bamdp_error.abs().mean():.2f} "
-                     f"| {episode_error.mean():+.2f} | {episode_error.abs().mean():.2f} |")
+        lines.append(
+            f"| {first}-{min(first + bin_size, len(values)) - 1} | {values[rows].mean():.2f} "
+            f"| {bamdp_error.mean():+.2f} | {bamdp_error.abs().mean():.2f} "
+            f"| {episode_error.mean():+.2f} | {episode_error.abs().mean():.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -30,7 +30,7 @@ def random_returns(name: str, n_tasks: int, scale: str, seed: int):
     rng = np.random.default_rng(seed)
     scores = []
     for chunk, first in enumerate(range(0, len(tasks), EVAL_CHUNK)):
-        part = tasks[first:first + EVAL_CHUNK]
+        part = tasks[first : first + EVAL_CHUNK]
         env = experiment.make_env(len(part), config)
         env.reset(seed=int(np.random.SeedSequence([config.test_seed, chunk]).generate_state(1)[0]))
         env.set_tasks(experiment.env_tasks(part))

@@ -115,8 +115,23 @@ def test_a_folder_that_cannot_be_written_gets_one_line(tmp_path, capsys, monkeyp
     """Permission denied (simulated: the tests may run as root, who may write anywhere)."""
     import roml.experiments.results as results
 
-    assert main(["train", "sine", "--scale", "smoke", "--out", str(tmp_path), "--no-progress",
-                 "--set", "iterations=5", "n_test_tasks=10"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "sine",
+                "--scale",
+                "smoke",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+                "--set",
+                "iterations=5",
+                "n_test_tasks=10",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
 
     def refuse(*args, dir=None, **kwargs):

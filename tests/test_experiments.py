@@ -78,7 +78,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path,
         process = subprocess.Popen([sys.executable, "-c", script], env=env)
         previous = run.checkpoint_file.stat().st_mtime_ns if run.checkpoint_file.exists() else 0
 
-        def advanced():
+        def advanced(previous=previous):
             return run.checkpoint_file.exists() and run.checkpoint_file.stat().st_mtime_ns != previous
 
         _kill_when(run, advanced, process)
@@ -169,8 +169,9 @@ def test_list_and_report_import_neither_torch_nor_numba(tmp_path):
         "    print(f'imported after {args[0]}: {heavy}')\n"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     lines = [line for line in out.stdout.splitlines() if line.startswith("imported after")]
     assert lines == ["imported after list: []", "imported after report: []"]

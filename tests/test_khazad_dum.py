@@ -168,8 +168,16 @@ def test_fall_into_abyss():
 # ---------------------------------------------------------------------------------------------------- dynamics
 @pytest.mark.parametrize(
     "start, action",
-    [((1.3, 1.7), UP), ((1.3, 1.7), RIGHT), ((5.2, 6.1), LEFT), ((8.1, 4.2), UP), ((7.4, 3.3), LEFT),
-     ((9.2, 5.4), DOWN), ((2.2, 2.4), UP), ((3.0, 2.0), UP)],
+    [
+        ((1.3, 1.7), UP),
+        ((1.3, 1.7), RIGHT),
+        ((5.2, 6.1), LEFT),
+        ((8.1, 4.2), UP),
+        ((7.4, 3.3), LEFT),
+        ((9.2, 5.4), DOWN),
+        ((2.2, 2.4), UP),
+        ((3.0, 2.0), UP),
+    ],
 )
 def test_no_noise_and_no_cost_off_the_narrow_bridge(start, action):
     # banks and the wide bridge are dry; (2.2, 2.4) -> (2.2, 3.4) enters the bridge but the pre-move position decides;
@@ -286,7 +294,7 @@ def _reference_observe(xy):
     d = corner + 1 - xy
     obs = np.zeros((len(xy), 11, 9), np.float32)
     for k, (i, j) in enumerate(corner):
-        obs[k, i:i + 2, j:j + 2] = np.outer([d[k, 0], 1 - d[k, 0]], [d[k, 1], 1 - d[k, 1]])
+        obs[k, i : i + 2, j : j + 2] = np.outer([d[k, 0], 1 - d[k, 0]], [d[k, 1], 1 - d[k, 1]])
     return obs.reshape(len(xy), 99)
 
 

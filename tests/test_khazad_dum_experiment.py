@@ -51,8 +51,9 @@ def test_same_seed_gives_identical_results(tmp_path):
     for name in ("summary.json", "test.csv", "sampler.csv", "episodes.csv"):
         assert (a.path / name).read_bytes() == (b.path / name).read_bytes(), name
     timing = ["wall_time", "steps_per_s"]
-    pd.testing.assert_frame_equal(pd.read_csv(a.progress_file).drop(columns=timing),
-                                  pd.read_csv(b.progress_file).drop(columns=timing))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(a.progress_file).drop(columns=timing), pd.read_csv(b.progress_file).drop(columns=timing)
+    )
 
 
 def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
@@ -60,8 +61,10 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path)
     reference = train("khazad-dum", "roml", 1, "smoke", tmp_path / "reference", progress=False, overrides=overrides)
     out = tmp_path / "killed"
     run = RunDir(out, "khazad-dum", "roml", 1)
-    script = ("from roml.experiments.runner import train; "
-              f"train('khazad-dum', 'roml', 1, 'smoke', {str(out)!r}, progress=False, overrides={overrides!r})")
+    script = (
+        "from roml.experiments.runner import train; "
+        f"train('khazad-dum', 'roml', 1, 'smoke', {str(out)!r}, progress=False, overrides={overrides!r})"
+    )
     process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 120
     while not run.checkpoint_file.exists() and process.poll() is None and time.monotonic() < deadline:

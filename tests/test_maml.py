@@ -64,8 +64,16 @@ def test_config_defaults_and_validation():
     config = MAMLConfig()
     assert (config.inner_lr, config.inner_steps, config.first_order, config.outer_lr) == (0.01, 1, False, 1e-3)
     assert (config.tasks_per_batch, config.n_support, config.n_query) == (20, 10, 10)
-    for field, value in [("inner_lr", -1.0), ("inner_lr", math.nan), ("outer_lr", 0.0), ("inner_steps", -1),
-                         ("inner_steps", 1.5), ("tasks_per_batch", 0), ("n_support", 0), ("n_query", 0)]:
+    for field, value in [
+        ("inner_lr", -1.0),
+        ("inner_lr", math.nan),
+        ("outer_lr", 0.0),
+        ("inner_steps", -1),
+        ("inner_steps", 1.5),
+        ("tasks_per_batch", 0),
+        ("n_support", 0),
+        ("n_query", 0),
+    ]:
         with pytest.raises(ValueError, match=field):
             MAMLConfig(**{field: value})
 
@@ -181,8 +189,7 @@ def test_task_batched_forward_equals_the_network_applied_task_by_task():
     model = SineMLP(3)
     n_tasks = 5
     gen = torch.Generator().manual_seed(0)
-    params = {k: p.detach() + 0.1 * torch.randn(n_tasks, *p.shape, generator=gen)
-              for k, p in model.named_parameters()}
+    params = {k: p.detach() + 0.1 * torch.randn(n_tasks, *p.shape, generator=gen) for k, p in model.named_parameters()}
     x = torch.randn(n_tasks, 7, 1, generator=gen)
     batched = model.task_batched_forward(params, x)
     for t in range(n_tasks):

@@ -81,9 +81,20 @@ def sample_tasks(name: str, n: int, seed: int) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------ catalog, families
 def test_catalog_lists_the_twelve_environments_with_their_families():
-    assert NAMES == ["HalfCheetahVel", "HalfCheetahMass", "HalfCheetahBody", "HalfCheetah10D-a", "HalfCheetah10D-b",
-                     "HalfCheetah10D-c", "HumanoidVel", "HumanoidMass", "HumanoidBody", "AntGoal", "AntMass",
-                     "AntBody"]
+    assert NAMES == [
+        "HalfCheetahVel",
+        "HalfCheetahMass",
+        "HalfCheetahBody",
+        "HalfCheetah10D-a",
+        "HalfCheetah10D-b",
+        "HalfCheetah10D-c",
+        "HumanoidVel",
+        "HumanoidMass",
+        "HumanoidBody",
+        "AntGoal",
+        "AntMass",
+        "AntBody",
+    ]
     for name in NAMES:
         family = task_family(name)
         np.testing.assert_array_equal(family.phi0, 0.5)
@@ -477,8 +488,10 @@ def test_forward_rewards_match_gymnasium_v5_where_the_formula_is_v5s(tmp_path, m
     """HalfCheetah: v5's reward (ctrl weight 0.05) plus the authors' height term; Humanoid: v5's reward without
     termination. Same states, same actions, same physics."""
     monkeypatch.chdir(tmp_path)  # Gymnasium's own loader makes MuJoCo >= 4 log a deprecation to MUJOCO_LOG.TXT here
-    cases = [(HalfCheetahMassEnv(), HalfCheetahEnv(ctrl_cost_weight=0.05), 20),
-             (HumanoidMassEnv(), HumanoidEnv(terminate_when_unhealthy=False), 8)]
+    cases = [
+        (HalfCheetahMassEnv(), HalfCheetahEnv(ctrl_cost_weight=0.05), 20),
+        (HumanoidMassEnv(), HumanoidEnv(terminate_when_unhealthy=False), 8),
+    ]
     for ours, theirs, steps in cases:
         theirs.reset(seed=0)
         ours.reset(seed=0)
@@ -579,8 +592,12 @@ def _canonical_spec(path: str, model) -> mujoco.MjSpec:
         compiled = model.body(i)
         assert body.name == compiled.name
         body.explicitinertial = True
-        body.mass, body.ipos, body.iquat, body.inertia = compiled.mass[0], compiled.ipos, compiled.iquat, \
-            compiled.inertia
+        body.mass, body.ipos, body.iquat, body.inertia = (
+            compiled.mass[0],
+            compiled.ipos,
+            compiled.iquat,
+            compiled.inertia,
+        )
     for i, geom in enumerate(spec.geoms):
         compiled = model.geom(i)
         assert geom.name == compiled.name
@@ -610,8 +627,9 @@ def test_size_factor_matches_a_model_compiled_from_an_edited_spec(env_cls):
     env = env_cls()
     pristine = load_model(env.fullpath)
     assert model_bytes(_compile(_canonical_spec(env.fullpath, pristine))) == model_bytes(pristine)
-    geom, column = {"HalfCheetahBodyEnv": ("head", 1), "HumanoidBodyEnv": ("head", 0),
-                    "AntBodyEnv": ("torso_geom", 0)}[env_cls.__name__]
+    geom, column = {"HalfCheetahBodyEnv": ("head", 1), "HumanoidBodyEnv": ("head", 0), "AntBodyEnv": ("torso_geom", 0)}[
+        env_cls.__name__
+    ]
     for size in (0.5, 1.9):
         env.reset(seed=0, options={"task": [1.0, 1.0, size]})
         spec = _canonical_spec(env.fullpath, pristine)
@@ -667,8 +685,7 @@ def test_bigger_head_or_torso_touches_the_floor_where_the_original_does_not(env_
         assert ((0, gid) in pairs or (gid, 0) in pairs) == touches, (size, pairs)
 
 
-@pytest.mark.parametrize("name", ["HalfCheetahBody", "HalfCheetah10D-b", "HalfCheetah10D-c", "HumanoidBody",
-                                  "AntBody"])
+@pytest.mark.parametrize("name", ["HalfCheetahBody", "HalfCheetah10D-b", "HalfCheetah10D-c", "HumanoidBody", "AntBody"])
 def test_tasks_never_compound(name):
     """Task A, then B, then A gives the model of A set once; factors of one give the compiled model exactly."""
     a, b = sample_tasks(name, 2, seed=8)
@@ -716,8 +733,14 @@ def test_authors_observation_appends_the_torso_position(name):
 
 
 # per class: which geoms' radii the authors' mass factor scales (the robot's, but a Body task's own size geom)
-AUTHORS_RADII = {HalfCheetahMassEnv: (), HalfCheetahBodyEnv: (), HumanoidMassEnv: (), HumanoidBodyEnv: ("head",),
-                 AntMassEnv: None, AntBodyEnv: None}
+AUTHORS_RADII = {
+    HalfCheetahMassEnv: (),
+    HalfCheetahBodyEnv: (),
+    HumanoidMassEnv: (),
+    HumanoidBodyEnv: ("head",),
+    AntMassEnv: None,
+    AntBodyEnv: None,
+}
 
 
 @pytest.mark.parametrize("env_cls", list(AUTHORS_RADII))
@@ -740,8 +763,9 @@ def test_authors_mass_physics_scales_masses_and_radii_and_recomputes_nothing(env
             np.testing.assert_array_equal(getattr(env.model, field), getattr(pristine, field), err_msg=field)
     if body:  # the other two factors as with density physics
         np.testing.assert_allclose(env.model.dof_damping, pristine.dof_damping * 0.8, rtol=1e-15)
-        name, column = {HalfCheetahBodyEnv: ("head", 1), HumanoidBodyEnv: ("head", 0),
-                        AntBodyEnv: ("torso_geom", 0)}[env_cls]
+        name, column = {HalfCheetahBodyEnv: ("head", 1), HumanoidBodyEnv: ("head", 0), AntBodyEnv: ("torso_geom", 0)}[
+            env_cls
+        ]
         gid = env.model.geom(name).id
         assert env.model.geom_size[gid, column] == pytest.approx(pristine.geom_size[gid, column] * 1.3, rel=1e-15)
     else:

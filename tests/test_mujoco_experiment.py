@@ -15,8 +15,20 @@ from roml.experiments.runner import train
 from roml.figures import _range_labels
 from roml.tasks import LogBetaBox, PolarDisc
 
-MUJOCO = ("half-cheetah-vel", "half-cheetah-mass", "half-cheetah-body", "half-cheetah-10d-a", "half-cheetah-10d-b",
-          "half-cheetah-10d-c", "humanoid-vel", "humanoid-mass", "humanoid-body", "ant-goal", "ant-mass", "ant-body")
+MUJOCO = (
+    "half-cheetah-vel",
+    "half-cheetah-mass",
+    "half-cheetah-body",
+    "half-cheetah-10d-a",
+    "half-cheetah-10d-b",
+    "half-cheetah-10d-c",
+    "humanoid-vel",
+    "humanoid-mass",
+    "humanoid-body",
+    "ant-goal",
+    "ant-mass",
+    "ant-body",
+)
 
 
 def check_run(run: RunDir, n_test: int, columns: tuple[str, ...]) -> dict:
@@ -51,10 +63,13 @@ def test_smoke_reproduction_and_report_through_the_cli(tmp_path):
         assert (out / f"half-cheetah-mass_{figure}.png").stat().st_size > 10_000, figure
 
 
-@pytest.mark.parametrize("experiment, method, columns", [
-    ("humanoid-vel", "cvar-ml", ("velocity",)),
-    ("ant-goal", "roml", ("goal_x", "goal_y")),
-])
+@pytest.mark.parametrize(
+    "experiment, method, columns",
+    [
+        ("humanoid-vel", "cvar-ml", ("velocity",)),
+        ("ant-goal", "roml", ("goal_x", "goal_y")),
+    ],
+)
 def test_one_smoke_run_per_robot(tmp_path, experiment, method, columns):
     train(experiment, method, 0, "smoke", tmp_path, progress=False)
     run = RunDir(tmp_path, experiment, method, 0)
@@ -69,8 +84,9 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
     experiment = get_experiment("half-cheetah-10d-b")
     overrides = {"cem_batch_size": 4, "eval_every": 1}  # best-validation models are kept across the interruption
     config = experiment.config("roml", 3, "smoke", overrides)
-    reference = train("half-cheetah-10d-b", "roml", 3, "smoke", tmp_path / "reference", progress=False,
-                      overrides=overrides)
+    reference = train(
+        "half-cheetah-10d-b", "roml", 3, "smoke", tmp_path / "reference", progress=False, overrides=overrides
+    )
 
     class Interrupt(Exception):
         pass
@@ -91,8 +107,10 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
     for name in ("test.csv", "test_best_mean.csv", "test_best_cvar.csv", "sampler.csv"):
         assert (run.path / name).read_bytes() == (reference_run.path / name).read_bytes(), name
     timing = ["wall_time", "steps_per_s"]
-    pd.testing.assert_frame_equal(pd.read_csv(run.progress_file).drop(columns=timing),
-                                  pd.read_csv(reference_run.progress_file).drop(columns=timing))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(run.progress_file).drop(columns=timing),
+        pd.read_csv(reference_run.progress_file).drop(columns=timing),
+    )
     assert len(pd.read_csv(run.sampler_file)) == 3  # 12 tasks, a CEM update every 4
 
 
@@ -110,8 +128,9 @@ def test_the_best_validation_models_are_the_ones_tested(tmp_path):
         assert metrics[f"best_{criterion}_model_frames"] == progress["frames"][valid.idxmax()]
         test = pd.read_csv(run.model_file("test", f"best_{criterion}"))
         assert len(test) == 20
-        np.testing.assert_allclose(test["task_return"].mean(), metrics[f"best_{criterion}_model_mean_return"],
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            test["task_return"].mean(), metrics[f"best_{criterion}_model_mean_return"], rtol=1e-12
+        )
         assert metrics[f"best_{criterion}_model_cvar_return"] == pytest.approx(np.sort(test["task_return"])[0])
         if metrics[f"best_{criterion}_model_frames"] == progress["frames"].iloc[-1]:
             assert run.model_file("test", f"best_{criterion}").read_bytes() == run.test_file.read_bytes()
@@ -122,8 +141,15 @@ def test_the_best_validation_models_are_the_ones_tested(tmp_path):
 
 def test_the_twelve_experiments_carry_their_robots_settings():
     assert [name for name in experiment_names() if name not in ("sine", "khazad-dum")] == list(MUJOCO)
-    frames = {"half-cheetah-vel": 3e7, "half-cheetah-body": 6e7, "half-cheetah-10d-c": 8e7, "humanoid-mass": 3e7,
-              "humanoid-body": 6e7, "ant-goal": 1e8, "ant-body": 7e7}
+    frames = {
+        "half-cheetah-vel": 3e7,
+        "half-cheetah-body": 6e7,
+        "half-cheetah-10d-c": 8e7,
+        "humanoid-mass": 3e7,
+        "humanoid-body": 6e7,
+        "ant-goal": 1e8,
+        "ant-body": 7e7,
+    }
     for name, expected in frames.items():
         assert get_experiment(name).config("varibad", 0, "paper").frames == expected, name
     hc = get_experiment("half-cheetah-mass").config("roml", 0, "paper")
@@ -158,11 +184,13 @@ def test_half_cheetah_experiments_use_the_authors_gae_observation_and_mass_physi
     assert experiment.make_env(2, config).single_observation_space.shape == (17,)
     env = experiment.make_env(2, experiment.config("varibad", 0, "smoke"))
     assert env.single_observation_space.shape == (20,) and env.envs[0].mass_physics == "authors"
-    for args, message in ((["half-cheetah-mass", "--set", "observation=full"], "observation must be one of"),
-                          (["half-cheetah-vel", "--set", "mass_physics=authors"], "has no option mass_physics"),
-                          (["humanoid-mass", "--set", "observation=authors"], "has no option observation"),
-                          (["ant-goal", "--set", "mass_physics=authors"], "has no option mass_physics"),
-                          (["half-cheetah-mass", "--set", "episode_ends=never"], "episode_ends must be")):
+    for args, message in (
+        (["half-cheetah-mass", "--set", "observation=full"], "observation must be one of"),
+        (["half-cheetah-vel", "--set", "mass_physics=authors"], "has no option mass_physics"),
+        (["humanoid-mass", "--set", "observation=authors"], "has no option observation"),
+        (["ant-goal", "--set", "mass_physics=authors"], "has no option mass_physics"),
+        (["half-cheetah-mass", "--set", "episode_ends=never"], "episode_ends must be"),
+    ):
         assert main(["train", *args, "--scale", "smoke", "--out", str(tmp_path)]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err

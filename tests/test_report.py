@@ -11,7 +11,6 @@ import pytest
 from scipy import stats
 
 from roml.experiments.registry import get_experiment
-from roml.experiments.results import RunFolderError
 from roml.experiments.samplers import history_frame
 from roml.report import SUMMARY_COLUMNS, write_report
 
@@ -322,15 +321,28 @@ def mujoco_progress(method, seed, iterations):
     iteration = np.arange(1, iterations + 1)
     frames = FRAMES_PER_ITERATION * iteration
     valid = np.where(iteration % 5 == 0, [valid_cvar(method, seed, f) for f in frames], np.nan)
-    return pd.DataFrame({"iteration": iteration, "frames": frames, "train_cvar_return": 1.0,
-                         "valid_mean_return": valid + 300, "valid_cvar_return": valid})
+    return pd.DataFrame(
+        {
+            "iteration": iteration,
+            "frames": frames,
+            "train_cvar_return": 1.0,
+            "valid_mean_return": valid + 300,
+            "valid_cvar_return": valid,
+        }
+    )
 
 
 def build_mujoco(root, cvar=CVAR):
     for method, values in cvar.items():
         for seed, value in enumerate(values):
-            path = write_run(root, method, seed, {"mean_return": value + 300, "cvar_return": value},
-                             experiment="half-cheetah-mass", files=())
+            path = write_run(
+                root,
+                method,
+                seed,
+                {"mean_return": value + 300, "cvar_return": value},
+                experiment="half-cheetah-mass",
+                files=(),
+            )
             mujoco_progress(method, seed, ITERATIONS[method]).to_csv(path / "progress.csv", index=False)
     if len(cvar.get("roml", ())) == 3:
         unfinished = root / "half-cheetah-mass" / "roml" / "seed3"
@@ -472,8 +484,7 @@ def test_a_table_of_runs_from_different_versions_says_so_in_its_header(tmp_path)
     table = (tmp_path / "table.md").read_text()
     assert "**Mixed versions**" in table and "numpy: 2.3.0 (1 run), 2.4.6 (2 runs)" in table
     assert "python:" not in table.split("**Mixed versions**")[1].splitlines()[0]
-    (tmp_path / "sine" / "maml" / "seed2" / "versions.json").write_text(
-        json.dumps({"sessions": [versions]}))
+    (tmp_path / "sine" / "maml" / "seed2" / "versions.json").write_text(json.dumps({"sessions": [versions]}))
     write_report(tmp_path)
     assert "Mixed versions" not in (tmp_path / "table.md").read_text()
 

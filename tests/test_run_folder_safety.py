@@ -79,10 +79,19 @@ def test_a_foreign_checkpoint_gets_one_line_and_nothing_changes(tmp_path, capsys
 
 def test_a_valid_checkpoint_of_another_run_or_experiment_is_refused(tmp_path, capsys):
     train("sine", "maml", 0, "smoke", tmp_path / "a", progress=False, overrides={"iterations": 20})
-    train("khazad-dum", "roml", 0, "smoke", tmp_path / "b", progress=False,
-          overrides={"frames": 2 * 512, "n_test_tasks": 10, "n_valid_tasks": 10})
-    for source, phrase in [(RunDir(tmp_path / "a", "sine", "maml", 0), "checkpoint of run sine/maml/seed0"),
-                           (RunDir(tmp_path / "b", "khazad-dum", "roml", 0), "checkpoint of run khazad-dum/roml")]:
+    train(
+        "khazad-dum",
+        "roml",
+        0,
+        "smoke",
+        tmp_path / "b",
+        progress=False,
+        overrides={"frames": 2 * 512, "n_test_tasks": 10, "n_valid_tasks": 10},
+    )
+    for source, phrase in [
+        (RunDir(tmp_path / "a", "sine", "maml", 0), "checkpoint of run sine/maml/seed0"),
+        (RunDir(tmp_path / "b", "khazad-dum", "roml", 0), "checkpoint of run khazad-dum/roml"),
+    ]:
         out = tmp_path / f"runs-{source.experiment}"
         run = prepared_run(out)
         run.checkpoint_file.write_bytes(source.checkpoint_file.read_bytes())
@@ -101,8 +110,9 @@ def test_a_checkpoint_without_the_run_identity_still_resumes(tmp_path):
     """Checkpoints written before the identity was recorded (a bare state) load, with nothing run."""
     overrides = {"iterations": 40, "checkpoint_every": 20, "n_test_tasks": 50}
     whole = train("sine", "roml", 0, "smoke", tmp_path / "whole", progress=False, overrides=overrides)
-    half = train("sine", "roml", 0, "smoke", tmp_path / "half", progress=False,
-                 overrides={**overrides, "iterations": 20})
+    half = train(
+        "sine", "roml", 0, "smoke", tmp_path / "half", progress=False, overrides={**overrides, "iterations": 20}
+    )
     assert half != whole
     run = RunDir(tmp_path / "half", "sine", "roml", 0)
     state = run.load_checkpoint()

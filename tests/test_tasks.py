@@ -177,8 +177,9 @@ def test_betabox_sample_mean(phi):
     phi = np.full(3, phi)
     x = sample(family, phi)
     sd = (family.high - family.low) * np.sqrt(phi * (1 - phi) / 3)  # sd of Beta(2 phi, 2 - 2 phi) is that root
-    np.testing.assert_allclose(x.mean(axis=0), family.low + (family.high - family.low) * phi,
-                               rtol=0, atol=Z * sd.max() / math.sqrt(N))
+    np.testing.assert_allclose(
+        x.mean(axis=0), family.low + (family.high - family.low) * phi, rtol=0, atol=Z * sd.max() / math.sqrt(N)
+    )
 
 
 @pytest.mark.parametrize("phi", [0.5, 0.2, 0.9])
@@ -384,17 +385,21 @@ def test_polardisc_round_trips():
     goal = PolarDisc(5.0)
     rng = np.random.default_rng(10)
     near_edges = [0.0, 1e-12, 1e-9, 0.25, 0.5, 0.75, 1 - 1e-9, 1 - 1e-12]
-    u = np.concatenate([
-        np.stack(np.meshgrid([1e-6, 0.3, 0.999, 1.0], near_edges), axis=-1).reshape(-1, 2),
-        rng.uniform(1e-6, 1.0, size=(1000, 2)),
-    ])
+    u = np.concatenate(
+        [
+            np.stack(np.meshgrid([1e-6, 0.3, 0.999, 1.0], near_edges), axis=-1).reshape(-1, 2),
+            rng.uniform(1e-6, 1.0, size=(1000, 2)),
+        ]
+    )
     np.testing.assert_allclose(goal.to_unit(goal.from_unit(u)), u, rtol=0, atol=1e-12)
 
-    x = np.concatenate([
-        [[3.0, 1e-13], [3.0, -1e-13], [-3.0, 1e-13], [-3.0, -1e-13], [1e-13, 3.0], [-1e-13, -3.0]],
-        [[2.0, 1.0], [-2.0, 1.0], [-2.0, -1.0], [2.0, -1.0], [5.0, 0.0], [0.0, 0.0]],
-        goal.sample(goal.phi0, 1000, rng),
-    ])
+    x = np.concatenate(
+        [
+            [[3.0, 1e-13], [3.0, -1e-13], [-3.0, 1e-13], [-3.0, -1e-13], [1e-13, 3.0], [-1e-13, -3.0]],
+            [[2.0, 1.0], [-2.0, 1.0], [-2.0, -1.0], [2.0, -1.0], [5.0, 0.0], [0.0, 0.0]],
+            goal.sample(goal.phi0, 1000, rng),
+        ]
+    )
     np.testing.assert_allclose(goal.from_unit(goal.to_unit(x)), x, rtol=0, atol=1e-12)
     assert np.all((goal.to_unit(x) >= 0) & (goal.to_unit(x) <= 1))
 

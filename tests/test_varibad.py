@@ -7,15 +7,22 @@ from gymnasium import spaces
 
 from roml.algos.optim import FlatAdam
 from roml.algos.varibad import TrajectoryBuffer, VariBAD, VariBADConfig
-from roml.algos.varibad.acting import FoldedActor
 from roml.algos.varibad.config import PRESETS
 from roml.algos.varibad.networks import ActorCritic, Encoder, RewardDecoder, RunningNorm, fast_tanh
 from roml.algos.varibad.ppo import discounted_advantages, discounted_sums
 from roml.algos.varibad.vae import elbo_backward, elbo_loss, gaussian_kl
 from roml.envs.khazad_dum import KhazadDumVecEnv
 
-SMALL = dict(num_envs=6, episodes_per_task=2, vae_buffer_size=20, vae_batch_size=4, precollect_frames=0,
-             ppo_minibatches=4, vae_subsample_elbos=8, vae_subsample_decodes=8)
+SMALL = dict(
+    num_envs=6,
+    episodes_per_task=2,
+    vae_buffer_size=20,
+    vae_batch_size=4,
+    precollect_frames=0,
+    ppo_minibatches=4,
+    vae_subsample_elbos=8,
+    vae_subsample_decodes=8,
+)
 
 
 def gen(seed=0):
@@ -60,8 +67,16 @@ def test_fast_tanh_equals_tanh_in_value_and_gradient():
 
 
 def test_encoder_sequence_equals_step_by_step_and_starts_at_the_prior():
-    encoder = Encoder(obs_dim=7, action_dim=3, latent_dim=4, hidden=16, action_embedding=5, obs_embedding=6,
-                      reward_embedding=2, generator=gen())
+    encoder = Encoder(
+        obs_dim=7,
+        action_dim=3,
+        latent_dim=4,
+        hidden=16,
+        action_embedding=5,
+        obs_embedding=6,
+        reward_embedding=2,
+        generator=gen(),
+    )
     steps, b = 9, 3
     a = torch.randn(steps, b, 3, generator=gen(1))
     s = torch.randn(steps, b, 7, generator=gen(2))
@@ -82,18 +97,21 @@ def test_encoder_sequence_equals_step_by_step_and_starts_at_the_prior():
 
 
 def test_reward_decoder_broadcast_equals_the_concatenated_layer():
-    decoder = RewardDecoder(latent_dim=3, obs_dim=5, action_dim=2, layers=(8, 4), obs_embedding=6,
-                            action_embedding=3, generator=gen())
+    decoder = RewardDecoder(
+        latent_dim=3, obs_dim=5, action_dim=2, layers=(8, 4), obs_embedding=6, action_embedding=3, generator=gen()
+    )
     z = torch.randn(4, 1, 3, generator=gen(1))
     prev, act, nxt = (torch.randn(1, 7, d, generator=gen(i)) for i, d in ((2, 5), (3, 2), (4, 5)))
     out = decoder(z, decoder.transition_features(prev, act, nxt))
     assert out.shape == (4, 7)
     relu = torch.relu
-    embedded = torch.cat([relu(decoder.embed_obs(nxt)), relu(decoder.embed_obs(prev)),
-                          relu(decoder.embed_action(act))], dim=-1).expand(4, 7, -1)
+    embedded = torch.cat(
+        [relu(decoder.embed_obs(nxt)), relu(decoder.embed_obs(prev)), relu(decoder.embed_action(act))], dim=-1
+    ).expand(4, 7, -1)
     weight = torch.cat([decoder.from_latent.weight, decoder.from_transition.weight], dim=1)
-    x = relu(torch.nn.functional.linear(torch.cat([z.expand(4, 7, 3), embedded], dim=-1), weight,
-                                        decoder.from_latent.bias))
+    x = relu(
+        torch.nn.functional.linear(torch.cat([z.expand(4, 7, 3), embedded], dim=-1), weight, decoder.from_latent.bias)
+    )
     for layer in decoder.hidden:
         x = relu(layer(x))
     torch.testing.assert_close(out, decoder.out(x).squeeze(-1))
@@ -138,8 +156,9 @@ def test_gae_against_the_closed_forms():
     torch.testing.assert_close(discounted_advantages(rewards, values, gamma, 1.0), expected)
     # lambda = 0: the one-step TD error, with no bootstrap after the last step
     next_values = torch.cat([values[1:], torch.zeros(1, 3, dtype=torch.float64)])
-    torch.testing.assert_close(discounted_advantages(rewards, values, gamma, 0.0),
-                               rewards + gamma * next_values - values)
+    torch.testing.assert_close(
+        discounted_advantages(rewards, values, gamma, 0.0), rewards + gamma * next_values - values
+    )
 
 
 def test_truncated_gae_is_the_authors_recursion_with_bad_masks():
@@ -150,7 +169,7 @@ def test_truncated_gae_is_the_authors_recursion_with_bad_masks():
     rewards, values = (torch.as_tensor(rng.normal(size=(steps, n)), dtype=torch.float64) for _ in range(2))
     gamma, lam = 0.97, 0.9
     ends = torch.zeros(steps, dtype=torch.bool)
-    ends[episode - 1::episode] = True
+    ends[episode - 1 :: episode] = True
     expected = torch.empty_like(rewards)
     gae = torch.zeros(n, dtype=torch.float64)
     for t in range(steps - 1, -1, -1):
@@ -171,16 +190,19 @@ def test_truncated_gae_is_the_authors_recursion_with_bad_masks():
 
 
 def test_authors_kl_reduction_sums_over_the_batch():
-    batch = {"prev_obs": torch.randn(6, 3, 4, generator=gen(2)),
-             "action_inputs": torch.randn(6, 3, 2, generator=gen(3)),
-             "rewards": torch.randn(6, 3, generator=gen(4)), "next_obs": torch.randn(6, 3, 4, generator=gen(5))}
+    batch = {
+        "prev_obs": torch.randn(6, 3, 4, generator=gen(2)),
+        "action_inputs": torch.randn(6, 3, 2, generator=gen(3)),
+        "rewards": torch.randn(6, 3, generator=gen(4)),
+        "next_obs": torch.randn(6, 3, 4, generator=gen(5)),
+    }
     terms = {}
     for reduction in ("mean", "sum"):
         config = VariBADConfig(latent_dim=2, vae_subsample_elbos=4, vae_subsample_decodes=3, kl_reduction=reduction)
         encoder = Encoder(4, 2, 2, 8, 3, 3, 2, gen())
         decoder = RewardDecoder(2, 4, 2, (6,), 3, 3, gen(1))
         terms[reduction] = elbo_loss(encoder, decoder, batch, config, gen(6))
-    (loss_mean, rec_mean, kl_mean), (loss_sum, rec_sum, kl_sum) = terms["mean"], terms["sum"]
+    (_, rec_mean, kl_mean), (loss_sum, rec_sum, kl_sum) = terms["mean"], terms["sum"]
     torch.testing.assert_close(rec_sum, rec_mean)
     torch.testing.assert_close(kl_sum, 3 * kl_mean)
     torch.testing.assert_close(loss_sum, rec_sum + 0.1 * kl_sum)
@@ -191,13 +213,21 @@ def test_chunked_elbo_backward_gives_the_loss_and_gradient_of_one_pass(subsample
     """Decoding in chunks of ELBO terms (each back-propagated on its own) changes only the rounding; with the limit
     above the batch's size, it is bit for bit ``elbo_loss(...).backward()``."""
     steps, b = 7, 3
-    batch = {"prev_obs": torch.randn(steps, b, 4, generator=gen(2)),
-             "action_inputs": torch.randn(steps, b, 2, generator=gen(3)),
-             "rewards": torch.randn(steps, b, generator=gen(4)), "next_obs": torch.randn(steps, b, 4, generator=gen(5))}
+    batch = {
+        "prev_obs": torch.randn(steps, b, 4, generator=gen(2)),
+        "action_inputs": torch.randn(steps, b, 2, generator=gen(3)),
+        "rewards": torch.randn(steps, b, generator=gen(4)),
+        "next_obs": torch.randn(steps, b, 4, generator=gen(5)),
+    }
     results = {}
     for rows in (None, 2 * b * (subsample or steps), 10**6, 1):
-        config = VariBADConfig(latent_dim=2, vae_subsample_elbos=subsample, vae_subsample_decodes=subsample,
-                               tbptt=None, vae_decode_rows=rows)
+        config = VariBADConfig(
+            latent_dim=2,
+            vae_subsample_elbos=subsample,
+            vae_subsample_decodes=subsample,
+            tbptt=None,
+            vae_decode_rows=rows,
+        )
         encoder = Encoder(4, 2, 2, 8, 3, 3, 2, gen())
         decoder = RewardDecoder(2, 4, 2, (6,), 3, 3, gen(1))
         if rows is None:
@@ -225,15 +255,18 @@ def test_gaussian_kl_matches_torch():
 
 
 def test_elbo_without_subsampling_is_the_full_sum():
-    config = VariBADConfig(latent_dim=2, vae_subsample_elbos=None, vae_subsample_decodes=None, tbptt=None,
-                           kl_weight=0.3)
+    config = VariBADConfig(
+        latent_dim=2, vae_subsample_elbos=None, vae_subsample_decodes=None, tbptt=None, kl_weight=0.3
+    )
     encoder = Encoder(4, 2, 2, 8, 3, 3, 2, gen())
     decoder = RewardDecoder(2, 4, 2, (6,), 3, 3, gen(1))
     steps, b = 5, 2
-    batch = {"prev_obs": torch.randn(steps, b, 4, generator=gen(2)),
-             "action_inputs": torch.randn(steps, b, 2, generator=gen(3)),
-             "rewards": torch.randn(steps, b, generator=gen(4)),
-             "next_obs": torch.randn(steps, b, 4, generator=gen(5))}
+    batch = {
+        "prev_obs": torch.randn(steps, b, 4, generator=gen(2)),
+        "action_inputs": torch.randn(steps, b, 2, generator=gen(3)),
+        "rewards": torch.randn(steps, b, generator=gen(4)),
+        "next_obs": torch.randn(steps, b, 4, generator=gen(5)),
+    }
     loss, reconstruction, kl = elbo_loss(encoder, decoder, batch, config, gen(6))
     # by hand: the same noise, every (ELBO term, transition) pair, summed, then averaged over trajectories
     mean, logvar = encoder.sequence(batch["action_inputs"], batch["next_obs"], batch["rewards"])
@@ -392,8 +425,10 @@ def test_same_seed_gives_identical_training():
     # the VAE update in a second thread gives exactly what running it after PPO gives
     sequential, stats_s = run_with(3, parallel_updates=False)
     assert stats_s == stats_a
-    for p, q in zip([*a.policy.parameters(), *a.encoder.parameters()],
-                    [*sequential.policy.parameters(), *sequential.encoder.parameters()]):
+    for p, q in zip(
+        [*a.policy.parameters(), *a.encoder.parameters()],
+        [*sequential.policy.parameters(), *sequential.encoder.parameters()],
+    ):
         assert torch.equal(p, q)
     c, _ = run(4)
     assert not all(torch.equal(p, q) for p, q in zip(a.policy.parameters(), c.policy.parameters()))
@@ -459,11 +494,14 @@ def test_authors_tail_masking_keeps_masked_frames_with_zero_advantage():
         VariBADConfig(tail_masking="bad_masks")
 
 
-@pytest.mark.parametrize("weights, match", [
-    (np.ones(5), "6 finite non-negative"),
-    (np.array([1, 1, 1, 1, 1, -1.0]), "6 finite non-negative"),
-    (np.array([1, 1, 1, 1, 1, np.nan]), "6 finite non-negative"),
-])
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        (np.ones(5), "6 finite non-negative"),
+        (np.array([1, 1, 1, 1, 1, -1.0]), "6 finite non-negative"),
+        (np.array([1, 1, 1, 1, 1, np.nan]), "6 finite non-negative"),
+    ],
+)
 def test_bad_weights_raise_and_change_nothing(weights, match):
     agent, env = small_agent()
     rollout = agent.collect(env, np.full(6, 0.1))

@@ -12,8 +12,16 @@ from roml.algos.varibad.config import PRESETS
 from roml.algos.varibad.networks import ActorCritic
 from roml.envs.mujoco import MujocoTaskVecEnv
 
-TINY = dict(num_envs=3, precollect_frames=0, vae_buffer_size=8, vae_batch_size=3, vae_updates=1,
-            vae_subsample_elbos=10, vae_subsample_decodes=10, total_iterations=4)
+TINY = dict(
+    num_envs=3,
+    precollect_frames=0,
+    vae_buffer_size=8,
+    vae_batch_size=3,
+    vae_updates=1,
+    vae_subsample_elbos=10,
+    vae_subsample_decodes=10,
+    total_iterations=4,
+)
 
 
 def agent_on(env_name, preset, seed=0, **overrides):
@@ -37,9 +45,14 @@ def replay_rewards(env_name, tasks, seed, executed):
     return np.array(rewards)
 
 
-@pytest.mark.parametrize("env_name, preset, action_map", [("HalfCheetahMass", "half-cheetah", "raw"),
-                                                          ("HalfCheetahMass", "half-cheetah", "clip"),
-                                                          ("HumanoidMass", "humanoid", "tanh")])
+@pytest.mark.parametrize(
+    "env_name, preset, action_map",
+    [
+        ("HalfCheetahMass", "half-cheetah", "raw"),
+        ("HalfCheetahMass", "half-cheetah", "clip"),
+        ("HumanoidMass", "humanoid", "tanh"),
+    ],
+)
 def test_the_environment_executes_the_mapped_sample_and_ppo_scores_the_raw_one(env_name, preset, action_map):
     agent, env = agent_on(env_name, preset, seed=4, action_map=action_map)
     tasks = np.array([0.6, 1.0, 1.7])
@@ -47,12 +60,14 @@ def test_the_environment_executes_the_mapped_sample_and_ppo_scores_the_raw_one(e
     raw, executed = rollout.actions, rollout.action_inputs
     high = float(env.single_action_space.high[0])
     assert raw.abs().max() > 2 * high  # the Gaussian (std 1) often leaves the bounds
+
     def mapped(a):
         return {"raw": a, "clip": a.clamp(-high, high), "tanh": high * torch.tanh(a)}[action_map]
 
     torch.testing.assert_close(executed, mapped(raw))
     # the environment stepped exactly the executed actions: replaying them gives the same (float32) rewards
-    np.testing.assert_array_equal(replay_rewards(env_name, tasks, 4, executed).astype(np.float32), rollout.rewards.numpy())
+    replayed = replay_rewards(env_name, tasks, 4, executed).astype(np.float32)
+    np.testing.assert_array_equal(replayed, rollout.rewards.numpy())
     # PPO's old log-probabilities are those of the raw draw under the Gaussian
     obs, latent = agent._policy_inputs(rollout.obs, rollout.latent)
     mean = agent.policy.action_params(agent.policy.features(obs, latent))
@@ -116,25 +131,38 @@ def test_orthogonal_towers():
     gain = torch.nn.init.calculate_gain("tanh")
     for tower in (policy.actor, policy.critic):
         first, second = (layer.weight.detach() for layer in tower)
-        torch.testing.assert_close(first.T @ first, gain ** 2 * torch.eye(30), atol=1e-5, rtol=0)  # 64 x 30
-        torch.testing.assert_close(second @ second.T, gain ** 2 * torch.eye(32), atol=1e-5, rtol=0)  # 32 x 64
+        torch.testing.assert_close(first.T @ first, gain**2 * torch.eye(30), atol=1e-5, rtol=0)  # 64 x 30
+        torch.testing.assert_close(second @ second.T, gain**2 * torch.eye(32), atol=1e-5, rtol=0)  # 32 x 64
         assert all(layer.bias.abs().max() == 0 for layer in tower)
     with pytest.raises(ValueError, match="init"):
         ActorCritic(20, 10, (8,), 0, 0, torch.Generator(), action_dim=4, init="xavier")
 
 
 def test_presets_are_the_reference_table():
-    hc, humanoid, ant = (VariBADConfig.preset(name, total_iterations=10) for name in ("half-cheetah", "humanoid", "ant"))
-    assert (hc.policy_layers, hc.state_embedding, hc.policy_init, hc.entropy_coef, hc.gamma, hc.latent_dim) == \
-        ((128, 128), 64, "normc", 0.01, 0.97, 5)
+    hc, humanoid, ant = (
+        VariBADConfig.preset(name, total_iterations=10) for name in ("half-cheetah", "humanoid", "ant")
+    )
+    assert (hc.policy_layers, hc.state_embedding, hc.policy_init, hc.entropy_coef, hc.gamma, hc.latent_dim) == (
+        (128, 128),
+        64,
+        "normc",
+        0.01,
+        0.97,
+        5,
+    )
     assert (hc.ppo_epochs, hc.ppo_minibatches, hc.ppo_clip, hc.tbptt, hc.anneal_lr) == (2, 8, 0.1, 50, False)
     assert (humanoid.policy_layers, humanoid.state_embedding, humanoid.latent_embedding) == ((512, 256), 0, 0)
     assert (humanoid.ppo_epochs, humanoid.ppo_minibatches, humanoid.entropy_coef, humanoid.gamma) == (4, 2, 1e-3, 0.99)
     assert (hc.action_map, humanoid.action_map, ant.action_map) == ("raw", "tanh", "raw")
     assert humanoid.anneal_lr and not humanoid.normalize_latent
     assert (humanoid.vae_updates, humanoid.tbptt, humanoid.vae_subsample_elbos) == (10, None, 100)
-    assert (ant.policy_lr, ant.ppo_minibatches, ant.ppo_clip, ant.vae_updates, ant.vae_subsample_decodes) == \
-        (1e-3, 1, 0.05, 5, None)
+    assert (ant.policy_lr, ant.ppo_minibatches, ant.ppo_clip, ant.vae_updates, ant.vae_subsample_decodes) == (
+        1e-3,
+        1,
+        0.05,
+        5,
+        None,
+    )
     # frames per PPO update as the authors' 16 processes x policy_num_steps (400, 800, 200)
     assert [PRESETS[n]["num_envs"] * 400 for n in ("half-cheetah", "humanoid", "ant")] == [16 * 400, 16 * 800, 16 * 200]
     assert VariBADConfig.preset("khazad-dum") == VariBADConfig()
@@ -159,8 +187,16 @@ def test_unbounded_action_spaces_are_refused():
 def test_varibad_learns_to_run_on_half_cheetah_mass():
     # 40 iterations (256k frames) at the HalfCheetah settings: the deterministic policy's mean return on 16 fixed
     # tasks rises by more than 100 (from about -30; the authors' runs reach about 1500 after 3e7 frames)
-    agent, env = agent_on("HalfCheetahMass", "half-cheetah", num_envs=16, precollect_frames=5000,
-                          vae_buffer_size=1000, vae_batch_size=10, vae_subsample_elbos=50, vae_subsample_decodes=50)
+    agent, env = agent_on(
+        "HalfCheetahMass",
+        "half-cheetah",
+        num_envs=16,
+        precollect_frames=5000,
+        vae_buffer_size=1000,
+        vae_batch_size=10,
+        vae_subsample_elbos=50,
+        vae_subsample_decodes=50,
+    )
     family = env.task_family()
     fixed = family.sample(family.phi0, 16, np.random.default_rng(1))
     before = agent.collect(env, fixed, deterministic=True).task_scores.mean()

@@ -43,8 +43,15 @@ class Train:
     def __call__(self) -> None:
         from roml.experiments.runner import train
 
-        summary = train(self.experiment, self.method, self.seed, self.scale, self.out, progress=self.progress,
-                        overrides=_parse_overrides(self.experiment, self.set))
+        summary = train(
+            self.experiment,
+            self.method,
+            self.seed,
+            self.scale,
+            self.out,
+            progress=self.progress,
+            overrides=_parse_overrides(self.experiment, self.set),
+        )
         print(_format_metrics(summary))
 
 
@@ -209,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     command = tyro.extras.subcommand_cli_from_dict(
         {name: Annotated[cls, tyro.conf.arg(help=cls.__doc__)] for name, cls in COMMANDS.items()},
         prog="roml",
-        description=f"roml {__version__}: robust meta-learning (CVaR-ML and RoML). `roml --version` prints the version.",
+        description=f"roml {__version__}: robust meta-learning (CVaR-ML and RoML). "
+        "`roml --version` prints the version.",
         args=args,
     )
     from roml.experiments.runner import RunFailure

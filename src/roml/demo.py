@@ -46,6 +46,7 @@ NU = 0.2
 BATCH_SIZE = 128
 LOG_EVERY = 10
 
+
 # the scalar entries of a RoMLSampler history record, in the order of the CSV columns (after the phi columns)
 def _check_n_updates(n_updates) -> int:
     if isinstance(n_updates, (bool, np.bool_)) or not isinstance(n_updates, (int, np.integer)) or n_updates < 1:
@@ -80,8 +81,7 @@ def _plot(frame: pd.DataFrame, names: Sequence[str], phi0: float, path: Path) ->
     # colours distinct from the right panel's, so that no line reads as its neighbour's
     colours = ["tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
     for j, name in enumerate(names):
-        left.plot(updates, frame[f"phi_{name}"].to_numpy(), label=name, linewidth=1.8,
-                  color=colours[j % len(colours)])
+        left.plot(updates, frame[f"phi_{name}"].to_numpy(), label=name, linewidth=1.8, color=colours[j % len(colours)])
     left.axhline(phi0, color="gray", linestyle="--", linewidth=1.2, label=r"$\phi_0$ (original)")
     left.set_ylim(0.0, 1.0)
     left.set_xlabel("CEM update")
@@ -91,10 +91,14 @@ def _plot(frame: pd.DataFrame, names: Sequence[str], phi0: float, path: Path) ->
     left.grid(alpha=0.3)
 
     right.plot(updates, frame["sample_mean"].to_numpy(), color="tab:green", linewidth=1.8, label="sample mean")
-    right.plot(updates, frame["reference_mean"].to_numpy(), color="tab:blue", linewidth=1.8,
-               label="reference mean")
-    right.plot(updates, frame["reference_cvar"].to_numpy(), color="tab:orange", linewidth=1.8,
-               label=rf"reference CVaR$_{{{ALPHA:g}}}$")
+    right.plot(updates, frame["reference_mean"].to_numpy(), color="tab:blue", linewidth=1.8, label="reference mean")
+    right.plot(
+        updates,
+        frame["reference_cvar"].to_numpy(),
+        color="tab:orange",
+        linewidth=1.8,
+        label=rf"reference CVaR$_{{{ALPHA:g}}}$",
+    )
     right.set_xlabel("CEM update")
     right.set_ylabel("score (higher is better)")
     right.set_title("Sample vs reference scores")

@@ -28,8 +28,9 @@ _MAP_COLORS = ListedColormap(["#3b1f1f", "#f4f1e8", "#7f7f7f"])  # abyss (-1), f
 
 
 def _draw_map(ax) -> None:
-    ax.imshow(MAP.T + 1, cmap=_MAP_COLORS, vmin=0, vmax=2, origin="lower",
-              extent=(-0.5, WIDTH - 0.5, -0.5, HEIGHT - 0.5))
+    ax.imshow(
+        MAP.T + 1, cmap=_MAP_COLORS, vmin=0, vmax=2, origin="lower", extent=(-0.5, WIDTH - 0.5, -0.5, HEIGHT - 0.5)
+    )
     ax.plot(*GOAL, marker="*", color="gold", markersize=16, markeredgecolor="black", zorder=5)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -61,8 +62,13 @@ def khazad_dum_episodes(runs: Mapping[str, Sequence[Path]]) -> Figure | None:
         for (_, episode), steps in table.groupby(["task", "episode"]):
             xy = steps.sort_values("step")[["x", "y"]].to_numpy()
             jitter = 0.06 * (episode - last / 2)  # overlapping episodes stay visible
-            ax.plot(xy[:, 0] + jitter, xy[:, 1] + jitter, color=color, linewidth=2.0 if episode == last else 0.8,
-                    alpha=0.9 if episode == last else 0.45)
+            ax.plot(
+                xy[:, 0] + jitter,
+                xy[:, 1] + jitter,
+                color=color,
+                linewidth=2.0 if episode == last else 0.8,
+                alpha=0.9 if episode == last else 0.45,
+            )
             cell = np.round(xy[-1]).astype(int)
             if MAP[cell[0], cell[1]] < 0:
                 ax.plot(*xy[-1], marker="x", color="red", markersize=7, markeredgewidth=2, zorder=6)
@@ -76,8 +82,9 @@ def _range_labels(family, dim: int, edges: np.ndarray) -> tuple[str, list[str]]:
     """The name of task coordinate ``dim`` and a label per range between consecutive unit-coordinate ``edges``, in
     task units: the family's own parameter (for the disc of Ant-Goal: the goal's radius and angle)."""
     if isinstance(family, PolarDisc):
-        name, values = (("goal radius", family.radius * np.sqrt(edges)) if dim == 0
-                        else ("goal angle (degrees)", 360.0 * edges))
+        name, values = (
+            ("goal radius", family.radius * np.sqrt(edges)) if dim == 0 else ("goal angle (degrees)", 360.0 * edges)
+        )
     else:
         grid = np.full((len(edges), family.dim), 0.5)
         grid[:, dim] = edges
@@ -108,12 +115,13 @@ def returns_by_task_range(runs: Mapping[str, Sequence[Path]]) -> Figure | None:
     edges = np.linspace(0.0, 1.0, TASK_RANGES + 1)
     width = 0.8 / len(tables)
     panel_width = 1.0 + 0.45 * TASK_RANGES * len(tables)
-    figure = Figure(figsize=(max(6.8, panel_width * min(family.dim, 3)), 3.6 * -(-family.dim // 3)),
-                    layout="constrained")  # at least as wide as the title
+    figure = Figure(
+        figsize=(max(6.8, panel_width * min(family.dim, 3)), 3.6 * -(-family.dim // 3)), layout="constrained"
+    )  # at least as wide as the title
     axes = figure.subplots(-(-family.dim // 3), min(family.dim, 3), squeeze=False).ravel()
-    for ax in axes[family.dim:]:
+    for ax in axes[family.dim :]:
         ax.set_visible(False)
-    for dim, ax in enumerate(axes[:family.dim]):
+    for dim, ax in enumerate(axes[: family.dim]):
         name, labels = _range_labels(family, dim, edges)
         for i, (method, frames) in enumerate(tables.items()):
             per_seed = []
@@ -121,8 +129,9 @@ def returns_by_task_range(runs: Mapping[str, Sequence[Path]]) -> Figure | None:
                 unit = family.to_unit(table[list(family.names)].to_numpy())[:, dim]
                 index = np.minimum((unit * TASK_RANGES).astype(int), TASK_RANGES - 1)
                 returns = table["task_return"].to_numpy()
-                per_seed.append([returns[index == k].mean() if np.any(index == k) else np.nan
-                                 for k in range(TASK_RANGES)])
+                per_seed.append(
+                    [returns[index == k].mean() if np.any(index == k) else np.nan for k in range(TASK_RANGES)]
+                )
             per_seed = np.asarray(per_seed)
             means, errors = np.full(TASK_RANGES, np.nan), np.zeros((2, TASK_RANGES))
             for k, column in enumerate(per_seed.T):
@@ -130,13 +139,19 @@ def returns_by_task_range(runs: Mapping[str, Sequence[Path]]) -> Figure | None:
                     ci = confidence_interval(column[np.isfinite(column)])
                     means[k], errors[:, k] = ci.mean, (ci.mean - ci.low, ci.high - ci.mean)
             overall = np.mean([table["task_return"].mean() for table in frames])
-            ax.bar(np.arange(TASK_RANGES) + (i - (len(tables) - 1) / 2) * width, means, width, yerr=errors,
-                   color=f"C{i}", capsize=2, label=f"{method} ({overall:.0f})")
+            ax.bar(
+                np.arange(TASK_RANGES) + (i - (len(tables) - 1) / 2) * width,
+                means,
+                width,
+                yerr=errors,
+                color=f"C{i}",
+                capsize=2,
+                label=f"{method} ({overall:.0f})",
+            )
         ax.set_xticks(np.arange(TASK_RANGES), labels, rotation=30, fontsize=8)
         ax.set_xlabel(name)
         ax.set_ylabel("mean test return")
         ax.grid(True, axis="y", alpha=0.3)
     axes[0].legend(fontsize=8, title="method (mean over all tasks)", title_fontsize=8)
-    figure.suptitle(f"{config['experiment']}: test return per range of the task (mean over seeds, 95% CI)",
-                    fontsize=10)
+    figure.suptitle(f"{config['experiment']}: test return per range of the task (mean over seeds, 95% CI)", fontsize=10)
     return figure

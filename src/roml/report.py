@@ -349,8 +349,9 @@ def _mixed_versions(runs: Sequence[_Run]) -> str:
             for value in {str(session.get(key, "not recorded")) for session in recorded or [{}]}:
                 counts[value] = counts.get(value, 0) + 1
         if len(counts) > 1:
-            differing.append(f"{key}: " + ", ".join(f"{v} ({n} run{'s' if n > 1 else ''})" for v, n in sorted(
-                counts.items())))
+            differing.append(
+                f"{key}: " + ", ".join(f"{v} ({n} run{'s' if n > 1 else ''})" for v, n in sorted(counts.items()))
+            )
     return "; ".join(differing)
 
 
@@ -379,8 +380,11 @@ def _section_header(spec: _Spec, finished: Sequence[_Run], frame: pd.DataFrame) 
         lines += ["Test: " + ", ".join(part for part in test if part) + ".", ""]
     mixed = _mixed_versions(finished)
     if mixed:
-        lines += [f"**Mixed versions**: these runs were produced by different versions or machines ({mixed}); the "
-                  "same seed gives identical results only with the same versions on the same machine.", ""]
+        lines += [
+            f"**Mixed versions**: these runs were produced by different versions or machines ({mixed}); the "
+            "same seed gives identical results only with the same versions on the same machine.",
+            "",
+        ]
     lines += [
         "Cells: mean ± standard deviation over seeds (ddof 1; the value alone for a single seed); "
         "**bold**: the best mean of the column.",
@@ -448,11 +452,13 @@ def _paired_section(frame: pd.DataFrame, baseline: str, others: Sequence[str], m
     if not diffs:
         return []
     lines = [
-        f"### {label}: each method − {baseline}, paired by seed", "",
+        f"### {label}: each method − {baseline}, paired by seed",
+        "",
         f"d = a method's test {label} (`{key}`, the final model) minus {baseline}'s, on every seed where both runs "
         f"have finished; {'higher' if higher else 'lower'} is better, so d {'>' if higher else '<'} 0 favours the "
         f"method. Mean d over the pairs; paired t-test of mean d = 0 (scipy.stats.ttest_rel, two-sided): "
-        "t = mean(d) / (std(d, ddof 1) / √pairs).", "",
+        "t = mean(d) / (std(d, ddof 1) / √pairs).",
+        "",
         "| Seed | " + " | ".join(f"{m} − {baseline}" for m in diffs) + " |",
         "|---:|" + "---|" * len(diffs),
     ]
@@ -509,25 +515,31 @@ def _lead_section(runs: Sequence[_Run], baseline: str, others: Sequence[str], co
         return []
     points, rule = _lead_points(np.unique(np.concatenate([lead.index.to_numpy(float) for lead in leads.values()])))
     lines = [
-        f"### Validation lead over {baseline} during training (`{column}` of progress.csv)", "",
+        f"### Validation lead over {baseline} during training (`{column}` of progress.csv)",
+        "",
         f"Per row, a validation point ({X_LABELS.get(x, x)}) and per method the mean over seeds of the method's "
         f"`{column}` minus {baseline}'s at that point, ± its standard error (the number of seed pairs: seeds where "
         f"both runs, finished or not, have reached that point). Rows: {rule}."
-        + _unfinished_note(runs, [baseline, *leads]), "",
+        + _unfinished_note(runs, [baseline, *leads]),
+        "",
         f"| {x} | " + " | ".join(f"{m} − {baseline}" for m in leads) + " |",
         "|---:|" + "---|" * len(leads),
     ]
     for point in points:
-        cells = [_lead_cell(lead.loc[point] if point in lead.index else pd.Series(dtype=float))
-                 for lead in leads.values()]
+        cells = [
+            _lead_cell(lead.loc[point] if point in lead.index else pd.Series(dtype=float)) for lead in leads.values()
+        ]
         lines.append(f"| {_format_x(point)} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
 def _unfinished_note(runs: Sequence[_Run], methods: Sequence[str]) -> str:
     """`` Unfinished runs included: ...`` naming the unfinished runs of ``methods`` with a progress.csv, if any."""
-    names = [run.name for run in runs
-             if run.summary is None and run.method in methods and (run.path / "progress.csv").exists()]
+    names = [
+        run.name
+        for run in runs
+        if run.summary is None and run.method in methods and (run.path / "progress.csv").exists()
+    ]
     return f" Unfinished runs included: {', '.join(names)}." if names else ""
 
 
@@ -677,13 +689,25 @@ def _test_curves(spec: _Spec, frame: pd.DataFrame, methods, alpha) -> bytes | No
     for ax, base in zip(axes, families):
         subset = frame[frame["base"] == base]
         means = [
-            _plot_band(ax, _by_seed(subset[subset["method"] == m], "x", "value"), _legend_label(m, seeds[m]),
-                       _color(spec, m), marker="o", markersize=3.5)
-            for m in methods if (subset["method"] == m).any()
+            _plot_band(
+                ax,
+                _by_seed(subset[subset["method"] == m], "x", "value"),
+                _legend_label(m, seeds[m]),
+                _color(spec, m),
+                marker="o",
+                markersize=3.5,
+            )
+            for m in methods
+            if (subset["method"] == m).any()
         ]
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        _finish_axes(ax, means, spec.curve_xlabel, f"test {_pretty(base, alpha, math_text=True)}",
-                     _pretty(base, alpha, math_text=True))
+        _finish_axes(
+            ax,
+            means,
+            spec.curve_xlabel,
+            f"test {_pretty(base, alpha, math_text=True)}",
+            _pretty(base, alpha, math_text=True),
+        )
     axes[0].legend(fontsize=9)
     figure.suptitle(f"{spec.name}: test metrics (mean over seeds, 95% CI)")
     return _png(figure)
@@ -730,10 +754,14 @@ def _training_figure(spec: _Spec, progress: dict[str, pd.DataFrame], methods) ->
     columns (the rows that have them, unsmoothed): mean over seeds, 95% CI."""
     frames = list(progress.values())
     x = next((c for c in X_COLUMNS if any(c in f for f in frames)), None)
-    columns = list(dict.fromkeys(
-        c for f in frames for c in f.columns
-        if c.startswith(("train_", "valid_")) and pd.api.types.is_float_dtype(f[c])  # integer columns are counts
-    ))
+    columns = list(
+        dict.fromkeys(
+            c
+            for f in frames
+            for c in f.columns
+            if c.startswith(("train_", "valid_")) and pd.api.types.is_float_dtype(f[c])  # integer columns are counts
+        )
+    )
     if x is None or not columns:
         return None
     figure, axes = _new_figure(len(columns), ncols=min(len(columns), 3))
@@ -746,14 +774,28 @@ def _training_figure(spec: _Spec, progress: dict[str, pd.DataFrame], methods) ->
             table = _by_seed(frame.dropna(subset=[column]), x, column)
             if column.startswith("train_"):
                 table = table.rolling(max(1, round(0.01 * len(table))), min_periods=1).mean()
-            means.append(_plot_band(ax, table, _legend_label(method, table.shape[1]), _color(spec, method),
-                                    **({} if column.startswith("train_") else {"marker": "o", "markersize": 3})))
+            means.append(
+                _plot_band(
+                    ax,
+                    table,
+                    _legend_label(method, table.shape[1]),
+                    _color(spec, method),
+                    **({} if column.startswith("train_") else {"marker": "o", "markersize": 3}),
+                )
+            )
         kind, _, name = column.partition("_")
-        _finish_axes(ax, means, X_LABELS.get(x, x), _pretty(name, None),
-                     f"{'training' if kind == 'train' else 'validation'} {_pretty(name, None)}")
+        _finish_axes(
+            ax,
+            means,
+            X_LABELS.get(x, x),
+            _pretty(name, None),
+            f"{'training' if kind == 'train' else 'validation'} {_pretty(name, None)}",
+        )
     axes[0].legend(fontsize=9)
-    figure.suptitle(f"{spec.name}: training (train_*: rolling mean over 1% of the run) and validation curves, "
-                    "mean over seeds, 95% CI")
+    figure.suptitle(
+        f"{spec.name}: training (train_*: rolling mean over 1% of the run) and validation curves, "
+        "mean over seeds, 95% CI"
+    )
     return _png(figure)
 
 
@@ -786,8 +828,10 @@ def _figures(spec: _Spec, finished: Sequence[_Run], frame: pd.DataFrame, methods
         try:  # the experiment's own figure reads the run files itself: a damaged one costs the figure, not the report
             figure = getattr(importlib.import_module(module), function)(folders)
         except (OSError, ValueError, KeyError, IndexError) as error:  # pandas' parser errors are ValueErrors
-            finished[0].reader.skipped.append(f"{name} not drawn: {type(error).__name__}: "
-                                              f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}")
+            finished[0].reader.skipped.append(
+                f"{name} not drawn: {type(error).__name__}: "
+                f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+            )
             continue
         images[name] = None if figure is None else _png(figure)
     return {name: data for name, data in images.items() if data is not None}

@@ -114,8 +114,10 @@ def _state_array(state: dict, key: str, shape: tuple, kind: str = "f", value=Non
     value = state[key] if value is None else value
     kinds = {"f": "iuf", "b": "b", "i": "iu"}[kind]
     if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds:
-        raise ValueError(f"state has {key} of type {type(value).__name__}{getattr(value, 'dtype', '')}, "
-                         f"not a numpy array of {dict(f='real numbers', b='booleans', i='integers')[kind]}")
+        raise ValueError(
+            f"state has {key} of type {type(value).__name__}{getattr(value, 'dtype', '')}, "
+            f"not a numpy array of {dict(f='real numbers', b='booleans', i='integers')[kind]}"
+        )
     if len(value.shape) != len(shape) or any(want not in (-1, got) for want, got in zip(shape, value.shape)):
         raise ValueError(f"state has {key} of shape {value.shape}, expected {shape} (-1: any)")
     if kind == "f" and finite and not np.all(np.isfinite(value)):
@@ -190,10 +192,17 @@ class TaskSampler(ABC):
             index=self._next_index,
             log_weights=log_weights,
         )
-        for array in (batch.tasks, batch.weights, batch.from_original, batch.log_weights):
+        for array in (batch.tasks, batch.weights, batch.from_original, log_weights):
             array.setflags(write=False)  # the sampler keeps the batch to match it in observe
-        self._commit({**changes, "rng": rng, "_next_index": self._next_index + 1, "n_sampled": self.n_sampled + n,
-                      "_pending": {**self._pending, batch.index: batch}})
+        self._commit(
+            {
+                **changes,
+                "rng": rng,
+                "_next_index": self._next_index + 1,
+                "n_sampled": self.n_sampled + n,
+                "_pending": {**self._pending, batch.index: batch},
+            }
+        )
         return batch
 
     def observe(self, batch: TaskBatch, scores) -> np.ndarray:
@@ -202,7 +211,8 @@ class TaskSampler(ABC):
         Each batch is observed exactly once. Scores must be finite real numbers, one per task. An error leaves the
         sampler exactly as it was, so the batch can be observed again.
         """
-        pending = self._pending.get(getattr(batch, "index", None))
+        index = getattr(batch, "index", None)
+        pending = self._pending.get(int(index)) if isinstance(index, (int, np.integer)) else None
         if pending is None or not (pending is batch or np.array_equal(pending.tasks, batch.tasks)):
             raise ValueError(
                 f"batch (index {getattr(batch, 'index', None)!r}) was not issued by this sampler "
@@ -216,8 +226,13 @@ class TaskSampler(ABC):
             raise ValueError(f"scores must be finite, got {values[~np.isfinite(values)][:3].tolist()} among them")
         weights, changes = self._training_weights(batch, values)
         records = changes.pop("history", [])
-        self._commit({**changes, "n_observed": self.n_observed + len(batch),
-                      "_pending": {k: v for k, v in self._pending.items() if k != batch.index}})
+        self._commit(
+            {
+                **changes,
+                "n_observed": self.n_observed + len(batch),
+                "_pending": {k: v for k, v in self._pending.items() if k != batch.index},
+            }
+        )
         self.history.extend(records)
         return weights
 
@@ -275,8 +290,10 @@ class TaskSampler(ABC):
         """Check every value of a state (``ValueError`` naming the entry); subclasses extend it."""
         phi = _state_array(state, "phi", self.family.phi0.shape)
         if np.any(phi < self.family.phi_low) or np.any(phi > self.family.phi_high):
-            raise ValueError(f"state has phi={phi.tolist()} outside the family's range "
-                             f"[{self.family.phi_low.tolist()}, {self.family.phi_high.tolist()}]")
+            raise ValueError(
+                f"state has phi={phi.tolist()} outside the family's range "
+                f"[{self.family.phi_low.tolist()}, {self.family.phi_high.tolist()}]"
+            )
         next_index = _state_count(state, "_next_index")
         n_sampled = _state_count(state, "n_sampled")
         _state_count(state, "n_observed", high=n_sampled)
@@ -291,8 +308,9 @@ def _generator_from_state(rng_state) -> np.random.Generator:
     """A fresh generator in ``rng_state`` (a bit generator's ``state`` dict), or a ``ValueError`` naming ``rng``."""
     try:
         name = rng_state["bit_generator"]
-        bit_generator = getattr(np.random, name)() if name in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937") \
-            else None
+        bit_generator = (
+            getattr(np.random, name)() if name in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937") else None
+        )
         if bit_generator is None:
             raise ValueError(f"unknown bit generator {name!r}")
         bit_generator.state = copy.deepcopy(rng_state)
@@ -404,7 +422,8 @@ class RoMLSampler(TaskSampler):
             drawn = self.family.sample(self.phi, n - n_original, rng)
             tasks[~from_original] = drawn
             log_weights[~from_original] = self.family.log_pdf(drawn, self.family.phi0) - self.family.log_pdf(
-                drawn, self.phi)
+                drawn, self.phi
+            )
         return tasks, log_weights, from_original, {"_reference_slots": later}
 
     def _training_weights(self, batch, scores):
@@ -417,9 +436,14 @@ class RoMLSampler(TaskSampler):
             for k in range(n_updates):
                 window = slice(k * self.batch_size, (k + 1) * self.batch_size)
                 phi, record = self._update(phi, *(part[window] for part in parts))
-                records.append({"update": len(self.history) + k + 1,
-                                "n_tasks": (len(self.history) + k + 1) * self.batch_size, **record})
-            buffer = [tuple(part[n_updates * self.batch_size:] for part in parts)]
+                records.append(
+                    {
+                        "update": len(self.history) + k + 1,
+                        "n_tasks": (len(self.history) + k + 1) * self.batch_size,
+                        **record,
+                    }
+                )
+            buffer = [tuple(part[n_updates * self.batch_size :] for part in parts)]
             n_buffered -= n_updates * self.batch_size
         changes = {"_buffer": buffer, "_n_buffered": n_buffered, "phi": phi, "history": records}
         return np.ones(len(batch)), changes
@@ -434,8 +458,9 @@ class RoMLSampler(TaskSampler):
         selected = scores <= threshold
         fit_weights = _scale_free_weights(weights[selected], log_weights[selected], "the fit of the selected tasks")
         fitted = self.family.fit(tasks[selected], np.ones(selected.sum()) if fit_weights is None else fit_weights)
-        phi = np.clip(self.soft_update * phi + (1 - self.soft_update) * fitted, self.family.phi_low,
-                      self.family.phi_high)
+        phi = np.clip(
+            self.soft_update * phi + (1 - self.soft_update) * fitted, self.family.phi_low, self.family.phi_high
+        )
         return phi, {
             "phi": phi.copy(),
             "reference_quantile": reference_quantile,
@@ -489,8 +514,12 @@ def _scale_free_weights(weights: np.ndarray, log_weights: np.ndarray, purpose: s
         return weights
     top = log_weights.max()
     if top == -np.inf:
-        warnings.warn(f"RoML: every importance weight of {purpose} is zero (tasks of zero density under D_phi0); "
-                      "using them unweighted", RuntimeWarning, stacklevel=4)
+        warnings.warn(
+            f"RoML: every importance weight of {purpose} is zero (tasks of zero density under D_phi0); "
+            "using them unweighted",
+            RuntimeWarning,
+            stacklevel=4,
+        )
         return None
     return np.exp(log_weights - top)
 
@@ -531,8 +560,10 @@ class FixedPoolSampler(TaskSampler):
         indices = np.concatenate((fresh, candidates[rng.integers(candidates.size, size=rest)]))
         from_original = np.zeros(n, dtype=bool)
         from_original[: fresh.size] = True
-        changes = {"_pool_handed_out": self._pool_handed_out + fresh.size,
-                   "_batch_pool_indices": {**self._batch_pool_indices, self._next_index: indices}}
+        changes = {
+            "_pool_handed_out": self._pool_handed_out + fresh.size,
+            "_batch_pool_indices": {**self._batch_pool_indices, self._next_index: indices},
+        }
         return self.pool[indices], np.zeros(n), from_original, changes
 
     def _training_weights(self, batch, scores):
@@ -543,8 +574,11 @@ class FixedPoolSampler(TaskSampler):
         hard_pool = self.hard_pool
         if hard_pool is None and not np.isnan(pool_scores).any():
             hard_pool = np.argsort(pool_scores, kind="stable")[: self.n_hard]
-        changes = {"pool_scores": pool_scores, "hard_pool": hard_pool,
-                   "_batch_pool_indices": {k: v for k, v in self._batch_pool_indices.items() if k != batch.index}}
+        changes = {
+            "pool_scores": pool_scores,
+            "hard_pool": hard_pool,
+            "_batch_pool_indices": {k: v for k, v in self._batch_pool_indices.items() if k != batch.index},
+        }
         return np.ones(len(batch)), changes
 
     def _check_state(self, state):

@@ -256,8 +256,9 @@ class _BetaProductFamily(TaskFamily):
         """Like :meth:`TaskFamily.check_phi`, and every entry must lie strictly inside (0, 1)."""
         value = super().check_phi(phi, name)
         if not np.all((value > 0.0) & (value < 1.0)):
-            raise ValueError(f"{name} must lie strictly inside (0, 1) (the mean of Beta(2 phi, 2 - 2 phi)), "
-                             f"got {value.tolist()}")
+            raise ValueError(
+                f"{name} must lie strictly inside (0, 1) (the mean of Beta(2 phi, 2 - 2 phi)), got {value.tolist()}"
+            )
         return value
 
     def sample(self, phi, n, rng) -> np.ndarray:
@@ -444,8 +445,14 @@ class Exponential(TaskFamily):
         phi_low, phi_high: override the bounds of ``phi`` (``0 < phi_low <= mean <= phi_high``).
     """
 
-    def __init__(self, mean: float, names: Sequence[str] | str = ("tau",), *, phi_low: float | None = None,
-                 phi_high: float | None = None):
+    def __init__(
+        self,
+        mean: float,
+        names: Sequence[str] | str = ("tau",),
+        *,
+        phi_low: float | None = None,
+        phi_high: float | None = None,
+    ):
         mean = self._positive(mean, "mean")
         low = mean / 100.0 if phi_low is None else self._positive(phi_low, "phi_low")
         high = mean * 100.0 if phi_high is None else self._positive(phi_high, "phi_high")
@@ -497,8 +504,10 @@ class Exponential(TaskFamily):
         return np.clip(_weighted_mean(x, w), self.phi_low, self.phi_high)
 
     def __repr__(self) -> str:
-        return f"Exponential(mean={self.phi0[0]}, names={self.names}, phi_low={self.phi_low[0]}, " \
-               f"phi_high={self.phi_high[0]})"
+        return (
+            f"Exponential(mean={self.phi0[0]}, names={self.names}, phi_low={self.phi_low[0]}, "
+            f"phi_high={self.phi_high[0]})"
+        )
 
 
 class Categorical(TaskFamily):
@@ -551,8 +560,10 @@ class Categorical(TaskFamily):
         value = super().check_tasks(x, name)
         bad = (value != np.round(value)) | (value < 0) | (value > self.n_tasks - 1)
         if np.any(bad):
-            raise ValueError(f"{name} must hold task indices in {{0, ..., {self.n_tasks - 1}}}, "
-                             f"got {value[bad][:3].tolist()} among its values")
+            raise ValueError(
+                f"{name} must hold task indices in {{0, ..., {self.n_tasks - 1}}}, "
+                f"got {value[bad][:3].tolist()} among its values"
+            )
         return value
 
     def sample(self, phi, n, rng) -> np.ndarray:

@@ -237,11 +237,15 @@ class MAML:
         if any(t.shape[0] != n_tasks for t in out):
             raise ValueError(f"data arrays disagree on n_tasks: {[tuple(t.shape) for t in out]}")
         if xs.shape[1] != ys.shape[1] or xs.shape[1] < 1:
-            raise ValueError(f"data.x_support {tuple(xs.shape)} and data.y_support {tuple(ys.shape)} must hold "
-                             "the same number (>= 1) of support points")
+            raise ValueError(
+                f"data.x_support {tuple(xs.shape)} and data.y_support {tuple(ys.shape)} must hold "
+                "the same number (>= 1) of support points"
+            )
         if xq.shape[1] != yq.shape[1] or xq.shape[1] < 1:
-            raise ValueError(f"data.x_query {tuple(xq.shape)} and data.y_query {tuple(yq.shape)} must hold "
-                             "the same number (>= 1) of query points")
+            raise ValueError(
+                f"data.x_query {tuple(xq.shape)} and data.y_query {tuple(yq.shape)} must hold "
+                "the same number (>= 1) of query points"
+            )
         return xs, ys, xq, yq
 
     def _weights(self, task_weights, n_tasks: int) -> torch.Tensor:
@@ -301,8 +305,9 @@ class MAML:
             if all_steps:
                 losses.append(task_losses(params, xq, yq))
             names, values = zip(*params.items())
-            grads = torch.autograd.grad(task_losses(params, xs, ys).sum(), values,
-                                        create_graph=create_graph, allow_unused=True)
+            grads = torch.autograd.grad(
+                task_losses(params, xs, ys).sum(), values, create_graph=create_graph, allow_unused=True
+            )
             params = {k: v if g is None else v - lr * g for k, v, g in zip(names, values, grads)}
         losses.append(task_losses(params, xq, yq))
         return torch.stack(losses, dim=1) if all_steps else losses[-1]
@@ -403,7 +408,8 @@ class MAML:
             shown = ", ".join(str(i) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
             raise FloatingPointError(
                 f"MAML meta-step {self.iteration}: non-finite post-adaptation query loss for {bad.size} of "
-                f"{values.size} tasks ({shown}); parameters left unchanged (lower inner_lr or outer_lr?)")
+                f"{values.size} tasks ({shown}); parameters left unchanged (lower inner_lr or outer_lr?)"
+            )
         return values
 
     def _step(self, meta_loss: torch.Tensor, losses: torch.Tensor) -> np.ndarray:
@@ -414,7 +420,8 @@ class MAML:
         if grads and not bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()):
             self.optimizer.zero_grad(set_to_none=True)
             raise FloatingPointError(
-                f"MAML meta-step {self.iteration}: non-finite meta-gradient; parameters left unchanged")
+                f"MAML meta-step {self.iteration}: non-finite meta-gradient; parameters left unchanged"
+            )
         self.optimizer.step()
         self.iteration += 1
         return values
@@ -443,8 +450,9 @@ class MAML:
                 part = slice(start, start + int(chunk))
                 n_tasks = xs[part].shape[0]
                 params = {k: v.expand(n_tasks, *v.shape).requires_grad_() for k, v in base.items()}
-                losses = self._adapt(params, xs[part], ys[part], xq[part], yq[part], max_steps,
-                                     create_graph=False, all_steps=True)
+                losses = self._adapt(
+                    params, xs[part], ys[part], xq[part], yq[part], max_steps, create_graph=False, all_steps=True
+                )
                 out.append(losses.detach())
         return torch.cat(out).cpu().numpy().astype(np.float64)
 

@@ -33,8 +33,14 @@ class FlatAdam:
             this (``torch.nn.utils.clip_grad_norm_``'s rule: factor ``min(1, max_norm / (norm + 1e-6))``).
     """
 
-    def __init__(self, parameters: Iterable[nn.Parameter], lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, max_grad_norm: float | None = None):
+    def __init__(
+        self,
+        parameters: Iterable[nn.Parameter],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        max_grad_norm: float | None = None,
+    ):
         self.parameters = list(parameters)
         if not self.parameters:
             raise ValueError("FlatAdam got no parameters")
@@ -53,8 +59,8 @@ class FlatAdam:
         offset = 0
         for p in self.parameters:
             size = p.numel()
-            p.data = self.params[offset:offset + size].view_as(p)
-            p.grad = self.grads[offset:offset + size].view_as(p)
+            p.data = self.params[offset : offset + size].view_as(p)
+            p.grad = self.grads[offset : offset + size].view_as(p)
             offset += size
         self.exp_avg = torch.zeros_like(self.params)
         self.exp_avg_sq = torch.zeros_like(self.params)
@@ -73,8 +79,8 @@ class FlatAdam:
         self.steps += 1
         self.exp_avg.lerp_(self.grads, 1.0 - beta1)
         self.exp_avg_sq.mul_(beta2).addcmul_(self.grads, self.grads, value=1.0 - beta2)
-        denominator = self.exp_avg_sq.sqrt().div_(math.sqrt(1.0 - beta2 ** self.steps)).add_(self.eps)
-        self.params.addcdiv_(self.exp_avg, denominator, value=-self.lr / (1.0 - beta1 ** self.steps))
+        denominator = self.exp_avg_sq.sqrt().div_(math.sqrt(1.0 - beta2**self.steps)).add_(self.eps)
+        self.params.addcdiv_(self.exp_avg, denominator, value=-self.lr / (1.0 - beta1**self.steps))
         return norm
 
     def state_dict(self) -> dict:
@@ -82,8 +88,9 @@ class FlatAdam:
 
     def load_state_dict(self, state: dict) -> None:
         if state["exp_avg"].shape != self.params.shape:
-            raise ValueError(f"optimiser state for {state['exp_avg'].numel()} parameters, "
-                             f"{self.params.numel()} configured")
+            raise ValueError(
+                f"optimiser state for {state['exp_avg'].numel()} parameters, {self.params.numel()} configured"
+            )
         self.steps = int(state["steps"])
         self.exp_avg.copy_(state["exp_avg"])
         self.exp_avg_sq.copy_(state["exp_avg_sq"])

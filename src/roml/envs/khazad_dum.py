@@ -28,7 +28,25 @@ from gymnasium.vector.utils import batch_space
 
 from roml.envs import khazad_dum_spec as _spec
 from roml.envs.compiled import compiled
-from roml.envs.khazad_dum_spec import *  # noqa: F403  (the map, the constants and register_envs: re-exported)
+from roml.envs.khazad_dum_spec import (  # the map, the constants and register_envs: re-exported
+    ABYSS,
+    ABYSS_ROWS,
+    EPISODE_LENGTH,
+    FLOOR,
+    GOAL,
+    GOAL_BONUS,
+    HEIGHT,
+    MAP,
+    NARROW_BRIDGE_COLUMNS,
+    RAIN_COST,
+    RAIN_MEAN,
+    START_HIGH,
+    START_LOW,
+    WALL,
+    WIDE_BRIDGE_COLUMNS,
+    WIDTH,
+    register_envs,  # noqa: F401  (re-exported)
+)
 
 __all__ = [
     *_spec.__all__,
@@ -199,8 +217,15 @@ def transition(
     new_status = np.array(status, dtype=np.int8)
     n = new_xy.shape[0]
     reward, noisy = np.empty(n), np.empty(n, dtype=bool)
-    _transition_all(new_xy, new_status, np.asarray(action, dtype=np.intp), np.asarray(tau, dtype=np.float64),
-                    np.asarray(normals, dtype=np.float64), reward, noisy)
+    _transition_all(
+        new_xy,
+        new_status,
+        np.asarray(action, dtype=np.intp),
+        np.asarray(tau, dtype=np.float64),
+        np.asarray(normals, dtype=np.float64),
+        reward,
+        noisy,
+    )
     return Transition(new_xy, new_status, reward, noisy)
 
 
@@ -306,8 +331,9 @@ def _step_batch(env: KhazadDumEnv | KhazadDumVecEnv, action: np.ndarray) -> tupl
     normals = env.np_random.standard_normal((n, 2))
     reward, noisy = np.empty(n), np.empty(n, dtype=bool)
     obs = np.zeros((n, WIDTH * HEIGHT), dtype=np.float32)
-    _advance(env._xy, env._status, action, env._tau, normals, env._short, env._long, env._last_bridge, reward,
-             noisy, obs)
+    _advance(
+        env._xy, env._status, action, env._tau, normals, env._short, env._long, env._last_bridge, reward, noisy, obs
+    )
     env._steps += 1
     return obs, reward, noisy
 

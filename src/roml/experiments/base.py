@@ -50,12 +50,32 @@ class Limit:
 
 AT_LEAST_ONE, NON_NEGATIVE, POSITIVE = Limit(1), Limit(0), Limit(0, open_low=True)
 SETTING_LIMITS: dict[str, Limit] = {
-    **dict.fromkeys(("iterations", "tasks_per_batch", "n_support", "n_query", "cem_batch_size", "n_test_tasks",
-                     "test_support", "test_query", "checkpoint_every", "pool_size", "frames", "num_envs",
-                     "episodes_per_task", "n_valid_tasks", "eval_every", "latent_dim", "vae_buffer_size"),
-                    AT_LEAST_ONE),
-    **dict.fromkeys(("seed", "test_seed", "n_shown_tasks", "precollect_frames", "inner_steps", "inner_lr",
-                     "entropy_coef"), NON_NEGATIVE),
+    **dict.fromkeys(
+        (
+            "iterations",
+            "tasks_per_batch",
+            "n_support",
+            "n_query",
+            "cem_batch_size",
+            "n_test_tasks",
+            "test_support",
+            "test_query",
+            "checkpoint_every",
+            "pool_size",
+            "frames",
+            "num_envs",
+            "episodes_per_task",
+            "n_valid_tasks",
+            "eval_every",
+            "latent_dim",
+            "vae_buffer_size",
+        ),
+        AT_LEAST_ONE,
+    ),
+    **dict.fromkeys(
+        ("seed", "test_seed", "n_shown_tasks", "precollect_frames", "inner_steps", "inner_lr", "entropy_coef"),
+        NON_NEGATIVE,
+    ),
     **dict.fromkeys(("outer_lr", "policy_lr"), POSITIVE),
     "alpha": Limit(0, 1, open_low=True),
     "beta": Limit(0, 1, open_low=True, open_high=True),

@@ -95,9 +95,20 @@ class KhazadDumExperiment(VariBADExperiment):
     description = "Khazad-Dum with VariBAD (Section 6.1, App. D.1)"
     config_class = KhazadDumConfig
     presets = {
-        "smoke": dict(frames=12 * 512, num_envs=8, episodes_per_task=2, precollect_frames=600, vae_buffer_size=64,
-                      cem_batch_size=16, pool_size=16, n_valid_tasks=50, eval_every=4, n_test_tasks=100,
-                      n_shown_tasks=2, checkpoint_every=5),
+        "smoke": dict(
+            frames=12 * 512,
+            num_envs=8,
+            episodes_per_task=2,
+            precollect_frames=600,
+            vae_buffer_size=64,
+            cem_batch_size=16,
+            pool_size=16,
+            n_valid_tasks=50,
+            eval_every=4,
+            n_test_tasks=100,
+            n_shown_tasks=2,
+            checkpoint_every=5,
+        ),
         "quick": dict(frames=2_000_000, n_test_tasks=3000, eval_every=25),
         "paper": {},
     }
@@ -139,10 +150,14 @@ class KhazadDumExperiment(VariBADExperiment):
         for episode, info in enumerate(rollout.episode_infos):
             table[f"path_{episode}"] = _path_names(info)
         run_dir.write_csv(run_dir.model_file("test", model), table)
-        episodes = pd.DataFrame([
-            {"task": int(task), "tau": float(tasks[task]), "episode": e, "step": s, "x": x, "y": y}
-            for row, task in enumerate(shown) for e in range(k) for s, (x, y) in enumerate(positions[row, e])
-        ])
+        episodes = pd.DataFrame(
+            [
+                {"task": int(task), "tau": float(tasks[task]), "episode": e, "step": s, "x": x, "y": y}
+                for row, task in enumerate(shown)
+                for e in range(k)
+                for s, (x, y) in enumerate(positions[row, e])
+            ]
+        )
         run_dir.write_csv(run_dir.model_file("episodes", model), episodes)
         return {
             **return_metrics(rollout.episode_returns, config.alpha),

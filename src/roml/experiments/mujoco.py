@@ -148,10 +148,18 @@ _ROBOTS: dict[str, dict[str, Any]] = {  # per robot: VariBAD's column, then how 
 }
 
 PAPER_FRAMES: dict[str, float] = {
-    "HalfCheetahVel": 3e7, "HalfCheetahMass": 3e7, "HalfCheetahBody": 6e7,
-    "HalfCheetah10D-a": 8e7, "HalfCheetah10D-b": 8e7, "HalfCheetah10D-c": 8e7,
-    "HumanoidVel": 3e7, "HumanoidMass": 3e7, "HumanoidBody": 6e7,
-    "AntGoal": 1e8, "AntMass": 1e8, "AntBody": 7e7,
+    "HalfCheetahVel": 3e7,
+    "HalfCheetahMass": 3e7,
+    "HalfCheetahBody": 6e7,
+    "HalfCheetah10D-a": 8e7,
+    "HalfCheetah10D-b": 8e7,
+    "HalfCheetah10D-c": 8e7,
+    "HumanoidVel": 3e7,
+    "HumanoidMass": 3e7,
+    "HumanoidBody": 6e7,
+    "AntGoal": 1e8,
+    "AntMass": 1e8,
+    "AntBody": 7e7,
 }
 """The authors' num_frames per environment (docs/authors-code.md, section 5)."""
 
@@ -172,8 +180,19 @@ ENV_OPTIONS = ("observation", "mass_physics")
 EXPERIMENTS: dict[str, str] = {mujoco_experiment_name(env): env for env in ENVIRONMENTS}
 """Experiment name -> environment name."""
 
-SMOKE = dict(num_envs=4, precollect_frames=800, vae_buffer_size=16, vae_subsample_elbos=20, vae_subsample_decodes=20,
-             cem_batch_size=8, pool_size=8, n_valid_tasks=4, eval_every=3, n_test_tasks=20, checkpoint_every=2)
+SMOKE = dict(
+    num_envs=4,
+    precollect_frames=800,
+    vae_buffer_size=16,
+    vae_subsample_elbos=20,
+    vae_subsample_decodes=20,
+    cem_batch_size=8,
+    pool_size=8,
+    n_valid_tasks=4,
+    eval_every=3,
+    n_test_tasks=20,
+    checkpoint_every=2,
+)
 """Smoke scale (seconds; the tests): 3 iterations of 4 tasks (2 tasks for Humanoid), a tiny VAE buffer, 20 ELBO
 terms x 20 decodes (Ant's paper setting decodes all 400 x 401), one validation on 4 tasks, 20 test tasks (8 for the
 slower Humanoid and Ant)."""
@@ -210,8 +229,11 @@ class MujocoExperiment(VariBADExperiment):
         self.robot = next(robot for robot in _ROBOTS if env_name.startswith(robot))
         self.description = f"{env_name} with VariBAD (Section 6.2, App. D.2)"
         paper = {**_ROBOTS[self.robot], **_OWN.get(env_name, {}), "frames": int(PAPER_FRAMES[env_name])}
-        smoke = {**SMOKE, **({"num_envs": 2} if self.robot == "Humanoid" else {}),
-                 **({"n_test_tasks": 8} if self.robot != "HalfCheetah" else {})}
+        smoke = {
+            **SMOKE,
+            **({"num_envs": 2} if self.robot == "Humanoid" else {}),
+            **({"n_test_tasks": 8} if self.robot != "HalfCheetah" else {}),
+        }
         self.presets = {
             "smoke": {**paper, **smoke, "frames": 3 * smoke["num_envs"] * 2 * EPISODE_LENGTH},
             "quick": {**paper, **QUICK[self.robot]},
@@ -251,7 +273,7 @@ class MujocoExperiment(VariBADExperiment):
         :data:`EVAL_CHUNK` tasks, chunk ``c``'s environment reset with ``SeedSequence([seed, c])``."""
         returns = []
         for chunk, first in enumerate(range(0, len(tasks), EVAL_CHUNK)):
-            part = tasks[first:first + EVAL_CHUNK]
+            part = tasks[first : first + EVAL_CHUNK]
             env = self.make_env(len(part), config)
             env.reset(seed=int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0]))
             returns.append(agent.collect(env, part, deterministic=True).episode_returns)

@@ -12,8 +12,12 @@ from roml.experiments.base import Experiment
 # name -> (module, class or factory, one-line description, arguments of the factory)
 _EXPERIMENTS: dict[str, tuple[str, str, str, tuple]] = {
     "sine": ("roml.experiments.sine", "SineExperiment", "Sine regression with MAML (Section 6.3, App. E)", ()),
-    "khazad-dum": ("roml.experiments.khazad_dum", "KhazadDumExperiment",
-                   "Khazad-Dum with VariBAD (Section 6.1, App. D.1)", ()),
+    "khazad-dum": (
+        "roml.experiments.khazad_dum",
+        "KhazadDumExperiment",
+        "Khazad-Dum with VariBAD (Section 6.1, App. D.1)",
+        (),
+    ),
 }
 
 
@@ -23,9 +27,12 @@ def mujoco_experiment_name(env: str) -> str:
 
 
 for _env in ENVIRONMENTS:  # the twelve MuJoCo experiments (roml.experiments.mujoco)
-    _EXPERIMENTS[mujoco_experiment_name(_env)] = ("roml.experiments.mujoco", "MujocoExperiment",
-                                                  f"{_env} with VariBAD (Section 6.2, App. D.2)",
-                                                  (mujoco_experiment_name(_env),))
+    _EXPERIMENTS[mujoco_experiment_name(_env)] = (
+        "roml.experiments.mujoco",
+        "MujocoExperiment",
+        f"{_env} with VariBAD (Section 6.2, App. D.2)",
+        (mujoco_experiment_name(_env),),
+    )
 
 
 def experiment_names() -> tuple[str, ...]:

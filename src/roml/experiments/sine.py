@@ -121,14 +121,18 @@ class SineExperiment(Experiment):
             rows, start, elapsed = state["progress"], state["iteration"], state["elapsed"]
 
         def checkpoint(iteration: int, elapsed: float) -> None:
-            run_dir.save_progress(rows, history_frame(sampler.history, family.names), {
-                "iteration": iteration,
-                "elapsed": elapsed,
-                "maml": maml.state_dict(),
-                "sampler": sampler.state_dict(),
-                "data_rng": data_rng.bit_generator.state,
-                "progress": rows,
-            })
+            run_dir.save_progress(
+                rows,
+                history_frame(sampler.history, family.names),
+                {
+                    "iteration": iteration,
+                    "elapsed": elapsed,
+                    "maml": maml.state_dict(),
+                    "sampler": sampler.state_dict(),
+                    "data_rng": data_rng.bit_generator.state,
+                    "progress": rows,
+                },
+            )
 
         clock = time.perf_counter()
         progress(start, config.iterations)
@@ -166,4 +170,3 @@ class SineExperiment(Experiment):
             metrics[f"mean_loss@{step}"] = float(losses[:, step].mean())
             metrics[f"cvar_loss@{step}"] = upper_cvar(losses[:, step], config.alpha)
         return run_dir.write_summary(config, config.n_test_tasks, metrics)
-

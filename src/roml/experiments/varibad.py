@@ -188,15 +188,19 @@ class VariBADExperiment(Experiment):
             best = state.get("best", {})
 
         def checkpoint(iteration: int, elapsed: float, final: bool) -> None:
-            run_dir.save_progress(rows, history_frame(sampler.history, self.phi_names), {
-                "iteration": iteration,
-                "elapsed": elapsed,
-                "agent": agent.state_dict(include_buffer=not final),  # a finished run needs no VAE buffer
-                "sampler": sampler.state_dict(),
-                "env_rng": env.np_random.bit_generator.state,
-                "progress": rows,
-                "best": best,
-            })
+            run_dir.save_progress(
+                rows,
+                history_frame(sampler.history, self.phi_names),
+                {
+                    "iteration": iteration,
+                    "elapsed": elapsed,
+                    "agent": agent.state_dict(include_buffer=not final),  # a finished run needs no VAE buffer
+                    "sampler": sampler.state_dict(),
+                    "env_rng": env.np_random.bit_generator.state,
+                    "progress": rows,
+                    "best": best,
+                },
+            )
 
         clock = time.perf_counter()
         total = config.iterations
@@ -227,8 +231,11 @@ class VariBADExperiment(Experiment):
                     for criterion in ("mean", "cvar"):
                         score = row[f"valid_{criterion}_return"]
                         if criterion not in best or score > best[criterion]["score"]:
-                            best[criterion] = {"score": score, "frames": frames,
-                                               "agent": agent.state_dict(include_buffer=False)}
+                            best[criterion] = {
+                                "score": score,
+                                "frames": frames,
+                                "agent": agent.state_dict(include_buffer=False),
+                            }
             rows.append(row)
             progress(frames, total * config.frames_per_iteration)
             if (iteration + 1) % config.checkpoint_every == 0 or iteration + 1 == total:

@@ -56,12 +56,15 @@ class FoldedActor:
     """
 
     @torch.no_grad()
-    def __init__(self, policy: ActorCritic, encoder: Encoder, state_norm: RunningNorm | None,
-                 latent_norm: RunningNorm | None):
+    def __init__(
+        self, policy: ActorCritic, encoder: Encoder, state_norm: RunningNorm | None, latent_norm: RunningNorm | None
+    ):
         blocks, self._linear_columns = [], []
         column = 0
-        for embed, norm, width in ((policy.embed_state, state_norm, policy.obs_dim),
-                                   (policy.embed_latent, latent_norm, policy.latent_in)):
+        for embed, norm, width in (
+            (policy.embed_state, state_norm, policy.obs_dim),
+            (policy.embed_latent, latent_norm, policy.latent_in),
+        ):
             scale, shift = _affine(norm, width)
             if embed is None:  # the normalised input itself, untouched by tanh
                 blocks.append((torch.diag(scale), shift))
@@ -75,11 +78,13 @@ class FoldedActor:
         self.actor_layers = [tuple(t.to(torch.float32) for t in _transposed(layer)) for layer in policy.actor]
         self.head_weight, self.head_bias = (t.to(torch.float32) for t in _transposed(policy.action_head))
 
-        self.embed_weight, self.embed_bias = _block([_weights(encoder.embed_action), _weights(encoder.embed_obs),
-                                                     _weights(encoder.embed_reward)])
+        self.embed_weight, self.embed_bias = _block(
+            [_weights(encoder.embed_action), _weights(encoder.embed_obs), _weights(encoder.embed_reward)]
+        )
         gru = encoder.gru
-        self.gru = tuple(p.detach().clone() for p in (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0,
-                                                       gru.bias_hh_l0))
+        self.gru = tuple(
+            p.detach().clone() for p in (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
+        )
         heads = torch.cat([encoder.mean_head.weight, encoder.logvar_head.weight])
         self.heads_weight = heads.detach().t().contiguous()
         self.heads_bias = torch.cat([encoder.mean_head.bias, encoder.logvar_head.bias]).detach()

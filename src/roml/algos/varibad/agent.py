@@ -35,7 +35,6 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from torch import nn
-from torch.nn import functional as F
 
 from roml.algos.optim import FlatAdam
 from roml.algos.varibad.acting import FoldedActor
@@ -69,8 +68,13 @@ class VariBAD:
         timers: accumulated wall seconds per part of the loop (see :data:`TIMERS`).
     """
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
-                 config: VariBADConfig | None = None, seed: int | np.random.SeedSequence = 0):
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        config: VariBADConfig | None = None,
+        seed: int | np.random.SeedSequence = 0,
+    ):
         self.config = config = VariBADConfig() if config is None else config
         if not isinstance(config, VariBADConfig):
             raise TypeError(f"config must be a VariBADConfig, got {type(config).__name__}")
@@ -92,24 +96,51 @@ class VariBAD:
             if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
                 raise ValueError(f"a continuous action space needs finite bounds low < high, got {action_space}")
             # squashing maps tanh's (-1, 1) onto (low, high): centre + half_width * tanh(a)
-            self._action_bounds = tuple(torch.as_tensor(b, dtype=torch.float32)
-                                        for b in (low, high, (low + high) / 2, (high - low) / 2))
+            self._action_bounds = tuple(
+                torch.as_tensor(b, dtype=torch.float32) for b in (low, high, (low + high) / 2, (high - low) / 2)
+            )
         else:
             raise ValueError(f"action_space must be Discrete or a flat Box, got {action_space}")
         latent_in = 2 * config.latent_dim
-        self.encoder = Encoder(obs_dim, action_in, config.latent_dim, config.encoder_hidden, config.action_embedding,
-                               config.obs_embedding, config.reward_embedding, init)
-        self.decoder = RewardDecoder(config.latent_dim, obs_dim, action_in, config.decoder_layers,
-                                     config.obs_embedding, config.action_embedding, init)
-        self.policy = ActorCritic(obs_dim, latent_in, config.policy_layers, config.state_embedding,
-                                  config.latent_embedding, init, init=config.policy_init, **head)
-        self.norms = nn.ModuleDict({
-            "state": RunningNorm(obs_dim),
-            "latent": RunningNorm(latent_in),
-            "return": RunningNorm(()),
-        })
-        self.policy_optimizer = FlatAdam(self.policy.parameters(), lr=config.policy_lr, eps=config.adam_eps,
-                                         max_grad_norm=config.max_grad_norm)
+        self.encoder = Encoder(
+            obs_dim,
+            action_in,
+            config.latent_dim,
+            config.encoder_hidden,
+            config.action_embedding,
+            config.obs_embedding,
+            config.reward_embedding,
+            init,
+        )
+        self.decoder = RewardDecoder(
+            config.latent_dim,
+            obs_dim,
+            action_in,
+            config.decoder_layers,
+            config.obs_embedding,
+            config.action_embedding,
+            init,
+        )
+        self.policy = ActorCritic(
+            obs_dim,
+            latent_in,
+            config.policy_layers,
+            config.state_embedding,
+            config.latent_embedding,
+            init,
+            init=config.policy_init,
+            **head,
+        )
+        self.norms = nn.ModuleDict(
+            {
+                "state": RunningNorm(obs_dim),
+                "latent": RunningNorm(latent_in),
+                "return": RunningNorm(()),
+            }
+        )
+        self.policy_optimizer = FlatAdam(
+            self.policy.parameters(), lr=config.policy_lr, eps=config.adam_eps, max_grad_norm=config.max_grad_norm
+        )
         self.vae_optimizer = FlatAdam([*self.encoder.parameters(), *self.decoder.parameters()], lr=config.vae_lr)
         self.buffer = TrajectoryBuffer(config.vae_buffer_size)
         self.iteration = 0
@@ -126,14 +157,20 @@ class VariBAD:
 
     def _policy_inputs(self, obs: torch.Tensor, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.config
-        return (self.norms["state"].normalize(obs) if c.normalize_state else obs,
-                self.norms["latent"].normalize(latent) if c.normalize_latent else latent)
+        return (
+            self.norms["state"].normalize(obs) if c.normalize_state else obs,
+            self.norms["latent"].normalize(latent) if c.normalize_latent else latent,
+        )
 
     def folded_actor(self) -> FoldedActor:
         """A snapshot of the acting policy and encoder step (:class:`FoldedActor`) with the current weights."""
         c = self.config
-        return FoldedActor(self.policy, self.encoder, self.norms["state"] if c.normalize_state else None,
-                           self.norms["latent"] if c.normalize_latent else None)
+        return FoldedActor(
+            self.policy,
+            self.encoder,
+            self.norms["state"] if c.normalize_state else None,
+            self.norms["latent"] if c.normalize_latent else None,
+        )
 
     def _sample(self, params: torch.Tensor, deterministic: bool) -> torch.Tensor:
         """Actions from the policy's logits (discrete) or Gaussian mean (continuous): its mode if ``deterministic``."""
@@ -160,8 +197,9 @@ class VariBAD:
         return torch.maximum(torch.minimum(actions, high), low)
 
     @torch.no_grad()
-    def collect(self, env, tasks: np.ndarray, deterministic: bool = False,
-                observer: Callable[[int, int], None] | None = None) -> Rollout:
+    def collect(
+        self, env, tasks: np.ndarray, deterministic: bool = False, observer: Callable[[int, int], None] | None = None
+    ) -> Rollout:
         """Run one BAMDP per sub-environment of ``env``: task ``tasks[i]`` on environment ``i``.
 
         Args:
@@ -200,20 +238,21 @@ class VariBAD:
                 after_env = clock()
                 ended = np.logical_or(terminated, truncated)
                 if ended.any() and not ended.all():
-                    raise RuntimeError("VariBAD.collect needs episodes that end on the same step in every "
-                                       f"sub-environment; at step {step} of episode {episode} only "
-                                       f"{int(ended.sum())} of {n} ended")
+                    raise RuntimeError(
+                        "VariBAD.collect needs episodes that end on the same step in every "
+                        f"sub-environment; at step {step} of episode {episode} only "
+                        f"{int(ended.sum())} of {n} ended"
+                    )
                 transition = np.zeros((n, obs_end + 1), dtype=np.float32)
                 if self.n_actions is not None:
                     transition[rows, actions_np] = 1.0
                 else:
                     transition[:, :action_width] = actions_np
-                transition[:, action_width:obs_end - 1] = raw
+                transition[:, action_width : obs_end - 1] = raw
                 transition[:, obs_end - 1] = ended[0]
                 transition[:, obs_end] = reward
                 transition = torch.from_numpy(transition)
-                for key, value in (("obs", obs), ("latent", latent), ("actions", actions),
-                                   ("transitions", transition)):
+                for key, value in (("obs", obs), ("latent", latent), ("actions", actions), ("transitions", transition)):
                     record[key].append(value)
                 hidden, latent = actor.encode(hidden, transition)
                 returns[:, episode] += reward
@@ -227,11 +266,14 @@ class VariBAD:
                     infos.append(info)
                     break
         transitions = torch.stack(record.pop("transitions"))
-        return Rollout(**{k: torch.stack(v) for k, v in record.items()},
-                       action_inputs=transitions[..., :action_width].contiguous(),
-                       rewards=transitions[..., obs_end].contiguous(),
-                       next_obs=transitions[..., action_width:obs_end].contiguous(),
-                       episode_returns=returns, episode_infos=infos)
+        return Rollout(
+            **{k: torch.stack(v) for k, v in record.items()},
+            action_inputs=transitions[..., :action_width].contiguous(),
+            rewards=transitions[..., obs_end].contiguous(),
+            next_obs=transitions[..., action_width:obs_end].contiguous(),
+            episode_returns=returns,
+            episode_infos=infos,
+        )
 
     # ------------------------------------------------------------------------------------------------ training
 
@@ -334,7 +376,7 @@ class VariBAD:
             order = torch.randperm(keep.numel(), generator=self.generators["ppo"])
             shuffled = [x[order] for x in frames]  # one gather per epoch; the minibatches are then slices
             for first in range(0, keep.numel() - size + 1, size):  # the remainder is dropped, as the authors
-                o, z, a, lp, v, ret, adv, wt = (x[first:first + size] for x in shuffled)
+                o, z, a, lp, v, ret, adv, wt = (x[first : first + size] for x in shuffled)
                 features = self.policy.features(o, z)
                 loss, policy_loss, value_loss, entropy = ppo_loss(self.policy, features, a, lp, v, ret, adv, wt, c)
                 self.policy_optimizer.zero_grad()
@@ -343,8 +385,12 @@ class VariBAD:
                 totals += (policy_loss.item(), value_loss.item(), entropy.item())
                 count += 1
         policy_loss, value_loss, entropy = totals / count
-        return {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
-                "trained_tasks": trained_tasks}
+        return {
+            "policy_loss": policy_loss,
+            "value_loss": value_loss,
+            "entropy": entropy,
+            "trained_tasks": trained_tasks,
+        }
 
     def _vae_update(self) -> dict[str, float]:
         c = self.config
@@ -368,18 +414,20 @@ class VariBAD:
     def state_dict(self, include_buffer: bool = True) -> dict:
         """A snapshot of everything needed to continue training bit-identically (the VAE buffer only if
         ``include_buffer``)."""
-        state = copy.deepcopy({
-            "encoder": self.encoder.state_dict(),
-            "decoder": self.decoder.state_dict(),
-            "policy": self.policy.state_dict(),
-            "norms": self.norms.state_dict(),
-            "policy_optimizer": self.policy_optimizer.state_dict(),
-            "vae_optimizer": self.vae_optimizer.state_dict(),
-            "generators": {name: g.get_state() for name, g in self.generators.items()},
-            "iteration": self.iteration,
-            "frames": self.frames,
-            "timers": dict(self.timers),
-        })
+        state = copy.deepcopy(
+            {
+                "encoder": self.encoder.state_dict(),
+                "decoder": self.decoder.state_dict(),
+                "policy": self.policy.state_dict(),
+                "norms": self.norms.state_dict(),
+                "policy_optimizer": self.policy_optimizer.state_dict(),
+                "vae_optimizer": self.vae_optimizer.state_dict(),
+                "generators": {name: g.get_state() for name, g in self.generators.items()},
+                "iteration": self.iteration,
+                "frames": self.frames,
+                "timers": dict(self.timers),
+            }
+        )
         state["buffer"] = self.buffer.state_dict() if include_buffer else None  # already a copy
         return state
 

@@ -63,7 +63,7 @@ class TrajectoryBuffer:
         length = steps // episodes
         items = {
             "obs": rollout.obs,
-            "terminal_obs": rollout.next_obs[length - 1::length],
+            "terminal_obs": rollout.next_obs[length - 1 :: length],
             "action_inputs": rollout.action_inputs,
             "rewards": rollout.rewards,
         }
@@ -102,8 +102,13 @@ class TrajectoryBuffer:
 
     def state_dict(self) -> dict:
         data = None if self._data is None else {k: v[: self.size].clone() for k, v in self._data.items()}
-        return {"capacity": self.capacity, "size": self.size, "next_index": self.next_index,
-                "episode_length": self._episode_length, "data": data}
+        return {
+            "capacity": self.capacity,
+            "size": self.size,
+            "next_index": self.next_index,
+            "episode_length": self._episode_length,
+            "data": data,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         if state["capacity"] != self.capacity:

@@ -132,9 +132,19 @@ class VariBADConfig:
     free cores this hides most of the VAE's time."""
 
     def __post_init__(self):
-        for name in ("num_envs", "episodes_per_task", "ppo_epochs", "ppo_minibatches", "latent_dim",
-                     "encoder_hidden", "action_embedding", "obs_embedding", "reward_embedding", "vae_buffer_size",
-                     "vae_batch_size"):
+        for name in (
+            "num_envs",
+            "episodes_per_task",
+            "ppo_epochs",
+            "ppo_minibatches",
+            "latent_dim",
+            "encoder_hidden",
+            "action_embedding",
+            "obs_embedding",
+            "reward_embedding",
+            "vae_buffer_size",
+            "vae_batch_size",
+        ):
             _check_int(self, name, low=1)
         for name in ("state_embedding", "latent_embedding", "vae_updates", "precollect_frames"):
             _check_int(self, name, low=0)
@@ -173,8 +183,9 @@ class VariBADConfig:
         if self.tail_masking not in ("loss", "advantages"):
             raise ValueError(f"tail_masking must be 'loss' or 'advantages', got {self.tail_masking!r}")
         if self.vae_batch_size > self.vae_buffer_size:
-            raise ValueError(f"vae_batch_size ({self.vae_batch_size}) must not exceed vae_buffer_size "
-                             f"({self.vae_buffer_size})")
+            raise ValueError(
+                f"vae_batch_size ({self.vae_batch_size}) must not exceed vae_buffer_size ({self.vae_buffer_size})"
+            )
 
     @classmethod
     def from_fields(cls, source) -> VariBADConfig:
@@ -193,22 +204,73 @@ class VariBADConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "khazad-dum": {},
     "half-cheetah": dict(
-        num_envs=16, episodes_per_task=2, policy_layers=(128, 128), state_embedding=64, latent_embedding=64,
-        policy_init="normc", policy_lr=7e-4, anneal_lr=False, ppo_epochs=2, ppo_minibatches=8, ppo_clip=0.1,
-        entropy_coef=0.01, gamma=0.97, latent_dim=5, normalize_latent=True, vae_updates=1, tbptt=50,
-        vae_subsample_elbos=50, vae_subsample_decodes=50, action_map="raw", episode_ends="truncate",
+        num_envs=16,
+        episodes_per_task=2,
+        policy_layers=(128, 128),
+        state_embedding=64,
+        latent_embedding=64,
+        policy_init="normc",
+        policy_lr=7e-4,
+        anneal_lr=False,
+        ppo_epochs=2,
+        ppo_minibatches=8,
+        ppo_clip=0.1,
+        entropy_coef=0.01,
+        gamma=0.97,
+        latent_dim=5,
+        normalize_latent=True,
+        vae_updates=1,
+        tbptt=50,
+        vae_subsample_elbos=50,
+        vae_subsample_decodes=50,
+        action_map="raw",
+        episode_ends="truncate",
     ),
     "humanoid": dict(
-        num_envs=32, episodes_per_task=2, policy_layers=(512, 256), state_embedding=0, latent_embedding=0,
-        policy_init="orthogonal", policy_lr=7e-4, anneal_lr=True, ppo_epochs=4, ppo_minibatches=2, ppo_clip=0.1,
-        entropy_coef=0.001, gamma=0.99, latent_dim=10, normalize_latent=False, vae_updates=10, tbptt=None,
-        vae_subsample_elbos=100, vae_subsample_decodes=100, action_map="tanh", episode_ends="truncate",
+        num_envs=32,
+        episodes_per_task=2,
+        policy_layers=(512, 256),
+        state_embedding=0,
+        latent_embedding=0,
+        policy_init="orthogonal",
+        policy_lr=7e-4,
+        anneal_lr=True,
+        ppo_epochs=4,
+        ppo_minibatches=2,
+        ppo_clip=0.1,
+        entropy_coef=0.001,
+        gamma=0.99,
+        latent_dim=10,
+        normalize_latent=False,
+        vae_updates=10,
+        tbptt=None,
+        vae_subsample_elbos=100,
+        vae_subsample_decodes=100,
+        action_map="tanh",
+        episode_ends="truncate",
     ),
     "ant": dict(
-        num_envs=8, episodes_per_task=2, policy_layers=(128, 128), state_embedding=64, latent_embedding=64,
-        policy_init="orthogonal", policy_lr=1e-3, anneal_lr=True, ppo_epochs=2, ppo_minibatches=1, ppo_clip=0.05,
-        entropy_coef=0.01, gamma=0.97, latent_dim=10, normalize_latent=False, vae_updates=5, tbptt=None,
-        vae_subsample_elbos=None, vae_subsample_decodes=None, vae_decode_rows=16384, action_map="raw",
+        num_envs=8,
+        episodes_per_task=2,
+        policy_layers=(128, 128),
+        state_embedding=64,
+        latent_embedding=64,
+        policy_init="orthogonal",
+        policy_lr=1e-3,
+        anneal_lr=True,
+        ppo_epochs=2,
+        ppo_minibatches=1,
+        ppo_clip=0.05,
+        entropy_coef=0.01,
+        gamma=0.97,
+        latent_dim=10,
+        normalize_latent=False,
+        vae_updates=5,
+        tbptt=None,
+        vae_subsample_elbos=None,
+        vae_subsample_decodes=None,
+        vae_decode_rows=16384,
+        action_map="raw",
         episode_ends="truncate",
     ),
 }

@@ -41,8 +41,9 @@ def fast_tanh(x: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
 
 
-def _init_linear(layer: nn.Linear, generator: torch.Generator, gain: float = 1.0, normc: bool = False,
-                 orthogonal: bool = False) -> nn.Linear:
+def _init_linear(
+    layer: nn.Linear, generator: torch.Generator, gain: float = 1.0, normc: bool = False, orthogonal: bool = False
+) -> nn.Linear:
     """Initialise ``layer`` in place: ``normc`` (every unit's incoming weights a Gaussian vector rescaled to norm
     ``gain``; the authors' policy init for Khazad-Dum and HalfCheetah), ``orthogonal`` (a random orthogonal matrix
     times ``gain``; Humanoid and Ant) or PyTorch's default uniform bound ``1/sqrt(fan_in)``, all drawn from
@@ -134,8 +135,17 @@ class Encoder(nn.Module):
         hidden, latent_dim, action_embedding, obs_embedding, reward_embedding: widths (docs/authors-code.md, section 5).
     """
 
-    def __init__(self, obs_dim: int, action_dim: int, latent_dim: int, hidden: int, action_embedding: int,
-                 obs_embedding: int, reward_embedding: int, generator: torch.Generator):
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        latent_dim: int,
+        hidden: int,
+        action_embedding: int,
+        obs_embedding: int,
+        reward_embedding: int,
+        generator: torch.Generator,
+    ):
         super().__init__()
         self.embed_action = _linear(action_dim, action_embedding, generator)
         self.embed_obs = _linear(obs_dim, obs_embedding, generator)
@@ -152,8 +162,14 @@ class Encoder(nn.Module):
         self.hidden_size = hidden
 
     def embed(self, action: torch.Tensor, next_obs: torch.Tensor, reward: torch.Tensor) -> torch.Tensor:
-        return torch.cat([F.relu(self.embed_action(action)), F.relu(self.embed_obs(next_obs)),
-                          F.relu(self.embed_reward(reward.unsqueeze(-1)))], dim=-1)
+        return torch.cat(
+            [
+                F.relu(self.embed_action(action)),
+                F.relu(self.embed_obs(next_obs)),
+                F.relu(self.embed_reward(reward.unsqueeze(-1))),
+            ],
+            dim=-1,
+        )
 
     def heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.mean_head(hidden), self.logvar_head(hidden)
@@ -164,8 +180,9 @@ class Encoder(nn.Module):
     def step(self, hidden, action, next_obs, reward) -> torch.Tensor:
         """The hidden state ``(B, hidden)`` after one more transition (one GRU cell step)."""
         g = self.gru
-        return torch.gru_cell(self.embed(action, next_obs, reward), hidden, g.weight_ih_l0, g.weight_hh_l0,
-                              g.bias_ih_l0, g.bias_hh_l0)
+        return torch.gru_cell(
+            self.embed(action, next_obs, reward), hidden, g.weight_ih_l0, g.weight_hh_l0, g.bias_ih_l0, g.bias_hh_l0
+        )
 
     def sequence(self, actions, next_obs, rewards, tbptt: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior means and log-variances ``(T + 1, B, latent)`` of whole trajectories ``(T, B, ...)``.
@@ -180,7 +197,7 @@ class Encoder(nn.Module):
         for start in range(0, inputs.shape[0], step):
             if start > 0:
                 hidden = hidden.detach()
-            out, hidden = self.gru(inputs[start:start + step], hidden)
+            out, hidden = self.gru(inputs[start : start + step], hidden)
             outputs.append(out)
         return self.heads(torch.cat(outputs))
 
@@ -194,8 +211,16 @@ class RewardDecoder(nn.Module):
     against every transition by broadcasting, without materialising the concatenation.
     """
 
-    def __init__(self, latent_dim: int, obs_dim: int, action_dim: int, layers: Sequence[int], obs_embedding: int,
-                 action_embedding: int, generator: torch.Generator):
+    def __init__(
+        self,
+        latent_dim: int,
+        obs_dim: int,
+        action_dim: int,
+        layers: Sequence[int],
+        obs_embedding: int,
+        action_embedding: int,
+        generator: torch.Generator,
+    ):
         super().__init__()
         self.embed_obs = _linear(obs_dim, obs_embedding, generator)
         self.embed_action = _linear(action_dim, action_embedding, generator)
@@ -212,8 +237,10 @@ class RewardDecoder(nn.Module):
 
     def transition_features(self, prev_obs, action, next_obs) -> torch.Tensor:
         """The transition's contribution to the first hidden layer (pre-activation), ``(..., layers[0])``."""
-        features = torch.cat([F.relu(self.embed_obs(next_obs)), F.relu(self.embed_obs(prev_obs)),
-                              F.relu(self.embed_action(action))], dim=-1)
+        features = torch.cat(
+            [F.relu(self.embed_obs(next_obs)), F.relu(self.embed_obs(prev_obs)), F.relu(self.embed_action(action))],
+            dim=-1,
+        )
         return self.from_transition(features)
 
     def forward(self, latent: torch.Tensor, transition_features: torch.Tensor) -> torch.Tensor:
@@ -237,9 +264,19 @@ class ActorCritic(nn.Module):
     (``action_dim``): a Gaussian with a state-independent learned log-std starting at ``log(init_std)``.
     """
 
-    def __init__(self, obs_dim: int, latent_in: int, layers: Sequence[int], state_embedding: int,
-                 latent_embedding: int, generator: torch.Generator, n_actions: int | None = None,
-                 action_dim: int | None = None, init_std: float = 1.0, init: str = "normc"):
+    def __init__(
+        self,
+        obs_dim: int,
+        latent_in: int,
+        layers: Sequence[int],
+        state_embedding: int,
+        latent_embedding: int,
+        generator: torch.Generator,
+        n_actions: int | None = None,
+        action_dim: int | None = None,
+        init_std: float = 1.0,
+        init: str = "normc",
+    ):
         super().__init__()
         if (n_actions is None) == (action_dim is None):
             raise ValueError("give exactly one of n_actions (discrete) and action_dim (continuous)")

@@ -16,8 +16,9 @@ from scipy.signal import lfilter
 from torch.nn import functional as F
 
 
-def discounted_advantages(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float,
-                          episode_ends: torch.Tensor | None = None) -> torch.Tensor:
+def discounted_advantages(
+    rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float, episode_ends: torch.Tensor | None = None
+) -> torch.Tensor:
     """GAE(gamma, lambda) advantages ``(T, N)`` of BAMDPs of ``T`` steps.
 
     Without ``episode_ends`` the BAMDP ends terminally after its last step ``T - 1``: ``delta_t = r_t + gamma
@@ -40,7 +41,7 @@ def discounted_advantages(rewards: torch.Tensor, values: torch.Tensor, gamma: fl
     advantages = torch.zeros_like(rewards)
     first = 0
     for last in ends:  # one GAE chain per episode, over its steps first .. last - 1
-        deltas = rewards[first:last] + gamma * values[first + 1:last + 1] - values[first:last]
+        deltas = rewards[first:last] + gamma * values[first + 1 : last + 1] - values[first:last]
         advantages[first:last] = discounted_sums(deltas, gamma * lam, reverse=True)
         first = last + 1
     return advantages
@@ -78,8 +79,9 @@ def ppo_loss(policy, features, actions, old_log_probs, old_values, returns, adva
     surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
     values = policy.value(features)
     clipped = old_values + (values - old_values).clamp(-clip, clip)
-    value_error = torch.max(F.smooth_l1_loss(values, returns, reduction="none"),
-                            F.smooth_l1_loss(clipped, returns, reduction="none"))
+    value_error = torch.max(
+        F.smooth_l1_loss(values, returns, reduction="none"), F.smooth_l1_loss(clipped, returns, reduction="none")
+    )
     policy_loss = -weighted_mean(surrogate, weights)
     value_loss = 0.5 * weighted_mean(value_error, weights)
     entropy = weighted_mean(entropies, weights)

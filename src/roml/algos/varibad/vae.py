@@ -18,8 +18,9 @@ import torch
 
 def gaussian_kl(mean, logvar, prior_mean, prior_logvar) -> torch.Tensor:
     """``KL(N(mean, exp(logvar)) || N(prior_mean, exp(prior_logvar)))`` summed over the last axis."""
-    return 0.5 * (prior_logvar - logvar + (logvar.exp() + (mean - prior_mean).square()) / prior_logvar.exp()
-                  - 1.0).sum(dim=-1)
+    return 0.5 * (prior_logvar - logvar + (logvar.exp() + (mean - prior_mean).square()) / prior_logvar.exp() - 1.0).sum(
+        dim=-1
+    )
 
 
 def _elbo_parts(encoder, decoder, batch: dict[str, torch.Tensor], config, generator: torch.Generator):
@@ -112,8 +113,12 @@ def elbo_backward(encoder, decoder, batch: dict[str, torch.Tensor], config, gene
     reconstruction = torch.zeros(())
     for start in range(0, terms, size):
         part = slice(start, start + size)
-        chunk = _reconstruction(decoder, latent_leaf[part], features_leaf if shared else features_leaf[part],
-                                targets if shared else targets[part])
+        chunk = _reconstruction(
+            decoder,
+            latent_leaf[part],
+            features_leaf if shared else features_leaf[part],
+            targets if shared else targets[part],
+        )
         chunk.backward()
         reconstruction += chunk.detach()
     kl_term = _kl_term(chosen_kl, config)

@@ -104,8 +104,11 @@ class AntTaskEnv(MujocoTaskEnv, AntEnv):
     """Base of the Ant task environments: model, start and the forward-walking reward of Mass and Body."""
 
     parent = AntEnv
-    parent_kwargs = {"terminate_when_unhealthy": False, "include_cfrc_ext_in_observation": False,
-                     "reset_noise_scale": 0.1}
+    parent_kwargs = {
+        "terminate_when_unhealthy": False,
+        "include_cfrc_ext_in_observation": False,
+        "reset_noise_scale": 0.1,
+    }
     data_fields = ("qpos", "qvel", "cfrc_ext")
     contact_forces = True
     reset_noise = (("uniform", 0.1), ("normal", 0.1))
@@ -128,14 +131,22 @@ class AntTaskEnv(MujocoTaskEnv, AntEnv):
         velocity = (after[:, 0] - before[:, 0]) / batch.dt
         qpos, qvel = batch.buffers["qpos"], batch.buffers["qvel"]
         z = qpos[:, 2]
-        healthy = np.isfinite(qpos).all(axis=1) & np.isfinite(qvel).all(axis=1) & (z >= HEALTHY_Z[0]) & (
-            z <= HEALTHY_Z[1])
+        healthy = (
+            np.isfinite(qpos).all(axis=1) & np.isfinite(qvel).all(axis=1) & (z >= HEALTHY_Z[0]) & (z <= HEALTHY_Z[1])
+        )
         survive = healthy.astype(np.float64)
         ctrl = 0.5 * np.einsum("ij,ij->i", actions, actions)
         contact = cls._contact_cost(batch)
-        info = {"x_position": after[:, 0].copy(), "y_position": after[:, 1].copy(), "x_velocity": velocity,
-                "healthy": healthy, "reward_forward": velocity, "reward_survive": survive, "reward_ctrl": -ctrl,
-                "reward_contact": -contact}
+        info = {
+            "x_position": after[:, 0].copy(),
+            "y_position": after[:, 1].copy(),
+            "x_velocity": velocity,
+            "healthy": healthy,
+            "reward_forward": velocity,
+            "reward_survive": survive,
+            "reward_ctrl": -ctrl,
+            "reward_contact": -contact,
+        }
         return velocity + survive - ctrl - contact, info
 
 
@@ -200,8 +211,13 @@ class AntGoalEnv(AntTaskEnv):
         goal = -np.abs(after - batch.tasks).sum(axis=1)
         ctrl = 0.1 * np.einsum("ij,ij->i", actions, actions)
         contact = cls._contact_cost(batch)
-        info = {"x_position": after[:, 0].copy(), "y_position": after[:, 1].copy(), "reward_goal": goal,
-                "reward_ctrl": -ctrl, "reward_contact": -contact}
+        info = {
+            "x_position": after[:, 0].copy(),
+            "y_position": after[:, 1].copy(),
+            "reward_goal": goal,
+            "reward_ctrl": -ctrl,
+            "reward_contact": -contact,
+        }
         return goal - ctrl - contact, info
 
 

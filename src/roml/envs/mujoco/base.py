@@ -83,7 +83,7 @@ __all__ = [
 # ------------------------------------------------------------------------------------------------------------------
 # Model loading
 # ------------------------------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(path: str) -> mujoco.MjModel:
     """Compile the model file once per process (through ``MjSpec``, as ``MjModel.from_xml_path`` would).
 
@@ -117,8 +117,14 @@ COLLISION_FIELDS = ("geom_rbound", "geom_aabb", "body_margin", "bvh_aabb")
 geoms' local bounding boxes, the bodies' margins and their bounding-volume hierarchies)."""
 
 _SPHERE, _CAPSULE, _ELLIPSOID, _CYLINDER, _BOX = (
-    int(t) for t in (mujoco.mjtGeom.mjGEOM_SPHERE, mujoco.mjtGeom.mjGEOM_CAPSULE, mujoco.mjtGeom.mjGEOM_ELLIPSOID,
-                     mujoco.mjtGeom.mjGEOM_CYLINDER, mujoco.mjtGeom.mjGEOM_BOX)
+    int(t)
+    for t in (
+        mujoco.mjtGeom.mjGEOM_SPHERE,
+        mujoco.mjtGeom.mjGEOM_CAPSULE,
+        mujoco.mjtGeom.mjGEOM_ELLIPSOID,
+        mujoco.mjtGeom.mjGEOM_CYLINDER,
+        mujoco.mjtGeom.mjGEOM_BOX,
+    )
 )
 _PRIMITIVES = (_SPHERE, _CAPSULE, _ELLIPSOID, _CYLINDER, _BOX)
 _MJ_EPS = 1e-14  # mjEPS: the compiler inflates flat bounding boxes by this much
@@ -417,19 +423,23 @@ def body_task_doc(damping: str, size_name: str, size_meaning: str) -> str:
 
 def mass_difference_doc(also: str = "") -> str:
     """The "differences" bullet of the Mass and Body tasks; ``also`` adds what else the authors' factor did."""
-    text = ("By default a mass factor scales ``body_mass`` **and** ``body_inertia`` (then ``mj_setConst``); the "
-            f"authors scaled the masses alone{also}, and recomputed nothing; ``mass_physics=\"authors\"`` does as "
-            "they did.")
+    text = (
+        "By default a mass factor scales ``body_mass`` **and** ``body_inertia`` (then ``mj_setConst``); the "
+        f'authors scaled the masses alone{also}, and recomputed nothing; ``mass_physics="authors"`` does as '
+        "they did."
+    )
     return textwrap.fill(text, width=116, initial_indent="    - ", subsequent_indent="      ") + "\n"
 
 
 def mass_physics_doc(radii: str) -> str:
     """The "Mass physics" section of the Mass and Body tasks; ``radii`` says which radii the authors' factor scales."""
-    text = ("``mass_physics=\"density\"`` (the default) scales mass and inertia together (a denser body of the same "
-            "shape) and recomputes the derived constants. ``mass_physics=\"authors\"``, what the paper's experiments "
-            f"use, is the authors' version: ``body_mass`` times the factor, {radii}, the inertias as compiled, and "
-            "nothing derived recomputed (subtree masses, ``dof_invweight0``, collision bounds stay those of the "
-            "original model).")
+    text = (
+        '``mass_physics="density"`` (the default) scales mass and inertia together (a denser body of the same '
+        'shape) and recomputes the derived constants. ``mass_physics="authors"``, what the paper\'s experiments '
+        f"use, is the authors' version: ``body_mass`` times the factor, {radii}, the inertias as compiled, and "
+        "nothing derived recomputed (subtree masses, ``dof_invweight0``, collision bounds stay those of the "
+        "original model)."
+    )
     body = textwrap.fill(text, width=116, initial_indent="    ", subsequent_indent="    ")
     return f"\n    ## Mass physics\n\n{body}\n"
 
@@ -478,8 +488,9 @@ class PhysicsBatch:
         steps: steps taken since the last start.
     """
 
-    def __init__(self, env: MujocoTaskEnv, models: Sequence[mujoco.MjModel], datas: Sequence[mujoco.MjData],
-                 frame_skip: int):
+    def __init__(
+        self, env: MujocoTaskEnv, models: Sequence[mujoco.MjModel], datas: Sequence[mujoco.MjData], frame_skip: int
+    ):
         self.env = env
         self.models = list(models)
         self.datas = list(datas)
@@ -505,8 +516,13 @@ class PhysicsBatch:
         for buffer, views in self._copies:
             buffer[i] = views[i]
 
-    def start(self, tasks: np.ndarray, rng: np.random.Generator, qpos: np.ndarray | None = None,
-              qvel: np.ndarray | None = None) -> np.ndarray:
+    def start(
+        self,
+        tasks: np.ndarray,
+        rng: np.random.Generator,
+        qpos: np.ndarray | None = None,
+        qvel: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Start episodes of the tasks ``tasks`` (already applied to the models) and return the observations.
 
         The initial state is the model's ``qpos0`` and zero velocity plus noise drawn from ``rng`` as the class
@@ -604,16 +620,19 @@ def check_tasks(family: TaskFamily, tasks: Any, n: int | None, where: str, name:
         rows = arr.reshape(1, d)
     else:
         if arr.shape != (n, d) and not (d == 1 and arr.shape == (n,)):
-            raise ValueError(f"{name} must have shape ({n}, {d}) (one task per environment, {where}: "
-                             f"{family.names}), got shape {arr.shape}")
+            raise ValueError(
+                f"{name} must have shape ({n}, {d}) (one task per environment, {where}: "
+                f"{family.names}), got shape {arr.shape}"
+            )
         rows = arr.reshape(n, d)
     if not np.all(np.isfinite(rows)):
         raise ValueError(f"{name} must be finite, got {rows.tolist()}")
     try:
         family.to_unit(rows)
     except ValueError:
-        raise ValueError(f"{name} must lie in the task space of {where} ({_describe_space(family)}), "
-                         f"got {rows.tolist()}") from None
+        raise ValueError(
+            f"{name} must lie in the task space of {where} ({_describe_space(family)}), got {rows.tolist()}"
+        ) from None
     return rows[0].copy() if n is None else rows.copy()
 
 
@@ -669,9 +688,9 @@ class MujocoTaskEnv:
 
     def __init__(self, task: Any = None, render_mode: str | None = None, **options: str):
         """Args:
-            task: the first task (default: the family's median task, e.g. factor 1); see :meth:`set_task`.
-            render_mode: as Gymnasium's MuJoCo environments ("human", "rgb_array", ...; needs OpenGL).
-            options: the environment's options (:attr:`options`), e.g. ``observation="authors"``.
+        task: the first task (default: the family's median task, e.g. factor 1); see :meth:`set_task`.
+        render_mode: as Gymnasium's MuJoCo environments ("human", "rgb_array", ...; needs OpenGL).
+        options: the environment's options (:attr:`options`), e.g. ``observation="authors"``.
         """
         self._build(task, render_mode, options)
 
@@ -704,8 +723,9 @@ class MujocoTaskEnv:
             raise ValueError(f"{cls.__name__} has no option {', '.join(sorted(unknown))} (its options: {have})")
         for key, value in options.items():
             if value not in cls.options[key]:
-                raise ValueError(f"{cls.__name__}: {key} must be one of {', '.join(map(repr, cls.options[key]))}, "
-                                 f"got {value!r}")
+                raise ValueError(
+                    f"{cls.__name__}: {key} must be one of {', '.join(map(repr, cls.options[key]))}, got {value!r}"
+                )
         return {key: options.get(key, values[0]) for key, values in cls.options.items()}
 
     def _model_parameters(self) -> tuple[ModelParameter, ...]:
@@ -717,8 +737,9 @@ class MujocoTaskEnv:
         self._family = self.task_family()
         parameters = self._model_parameters()
         if parameters and len(parameters) != self._family.dim:
-            raise ValueError(f"{type(self).__name__}: {len(parameters)} model parameters for {self._family.dim} "
-                             "task dimensions")
+            raise ValueError(
+                f"{type(self).__name__}: {len(parameters)} model parameters for {self._family.dim} task dimensions"
+            )
         self._applier = ModelTaskApplier(self.model, parameters, self.recompute_derived) if parameters else None
         self._applied: np.ndarray | None = None
         self._batch = PhysicsBatch(self, [self.model], [self.data], self.frame_skip)
@@ -793,8 +814,10 @@ class MujocoTaskEnv:
 
     def step(self, action: Any):
         if self._needs_reset:
-            raise RuntimeError(f"{type(self).__name__}.step called before reset() or after the episode ended "
-                               f"({self.episode_length} steps)")
+            raise RuntimeError(
+                f"{type(self).__name__}.step called before reset() or after the episode ended "
+                f"({self.episode_length} steps)"
+            )
         actions = check_actions(action, 1, self.model.nu, "action")
         obs, reward, info = self._batch.step(actions)
         truncated = self._batch.steps >= self.episode_length
@@ -843,8 +866,9 @@ class MujocoTaskEnv:
         raise NotImplementedError
 
     @classmethod
-    def _reward(cls, batch: PhysicsBatch, actions: np.ndarray, before: np.ndarray,
-                after: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _reward(
+        cls, batch: PhysicsBatch, actions: np.ndarray, before: np.ndarray, after: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         raise NotImplementedError
 
 

@@ -98,25 +98,57 @@ TEN_D_SEED = 2023
 """Seed of the one-time draw of :data:`TEN_D_SETS` (see :func:`draw_ten_d_sets`)."""
 
 TEN_D_SETS: dict[str, tuple[str, ...]] = {
-    "a": ("actuator_gainprm", "actuator_gear", "body_inertia", "body_ipos", "dof_damping", "geom_friction",
-          "geom_solimp", "geom_solref", "jnt_solref", "jnt_stiffness"),
-    "b": ("actuator_gainprm", "actuator_gear", "body_inertia", "body_ipos", "body_mass", "geom_friction", "geom_size",
-          "jnt_range", "jnt_solimp", "jnt_solref"),
-    "c": ("body_inertia", "dof_armature", "geom_friction", "geom_pos", "geom_size", "geom_solimp", "geom_solref",
-          "jnt_solimp", "jnt_solref", "jnt_stiffness"),
+    "a": (
+        "actuator_gainprm",
+        "actuator_gear",
+        "body_inertia",
+        "body_ipos",
+        "dof_damping",
+        "geom_friction",
+        "geom_solimp",
+        "geom_solref",
+        "jnt_solref",
+        "jnt_stiffness",
+    ),
+    "b": (
+        "actuator_gainprm",
+        "actuator_gear",
+        "body_inertia",
+        "body_ipos",
+        "body_mass",
+        "geom_friction",
+        "geom_size",
+        "jnt_range",
+        "jnt_solimp",
+        "jnt_solref",
+    ),
+    "c": (
+        "body_inertia",
+        "dof_armature",
+        "geom_friction",
+        "geom_pos",
+        "geom_size",
+        "geom_solimp",
+        "geom_solref",
+        "jnt_solimp",
+        "jnt_solref",
+        "jnt_stiffness",
+    ),
 }
 """The three HalfCheetah 10-D property sets, ``draw_ten_d_sets(TEN_D_CANDIDATES, TEN_D_SEED)``, frozen here so that
 they never change with numpy's sampling code."""
 
 
-def draw_ten_d_sets(candidates: tuple[str, ...] = TEN_D_CANDIDATES, seed: int = TEN_D_SEED,
-                    size: int = 10) -> dict[str, tuple[str, ...]]:
+def draw_ten_d_sets(
+    candidates: tuple[str, ...] = TEN_D_CANDIDATES, seed: int = TEN_D_SEED, size: int = 10
+) -> dict[str, tuple[str, ...]]:
     """Draw the three 10-D property sets: for "a", "b" and "c" in turn, ``size`` distinct candidates chosen
     uniformly by ``np.random.default_rng(seed).choice(len(candidates), size, replace=False)``, listed in the
     candidates' order. This is how :data:`TEN_D_SETS` was made."""
     rng = np.random.default_rng(seed)
-    return {key: tuple(candidates[i] for i in sorted(rng.choice(len(candidates), size, replace=False)))
-            for key in "abc"}
+    return {
+        key: tuple(candidates[i] for i in sorted(rng.choice(len(candidates), size, replace=False))) for key in "abc"
+    }
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -155,8 +187,12 @@ ENVIRONMENTS: dict[str, EnvInfo] = {
         EnvInfo("HalfCheetahMass", f"{_MODULE}.half_cheetah:HalfCheetahMassEnv", _factors(("mass",))),
         EnvInfo("HalfCheetahBody", f"{_MODULE}.half_cheetah:HalfCheetahBodyEnv", _factors(_BODY)),
         *(
-            EnvInfo(f"HalfCheetah10D-{key}", f"{_MODULE}.half_cheetah:HalfCheetah10DEnv",
-                    _factors(TEN_D_SETS[key], 0.5), {"variant": key})
+            EnvInfo(
+                f"HalfCheetah10D-{key}",
+                f"{_MODULE}.half_cheetah:HalfCheetah10DEnv",
+                _factors(TEN_D_SETS[key], 0.5),
+                {"variant": key},
+            )
             for key in "abc"
         ),
         EnvInfo("HumanoidVel", f"{_MODULE}.humanoid:HumanoidVelEnv", _velocity(2.5)),
@@ -173,7 +209,7 @@ ENVIRONMENTS: dict[str, EnvInfo] = {
 def env_info(name: str) -> EnvInfo:
     """The :class:`EnvInfo` of environment ``name`` (a name such as ``"AntGoal"`` or an id such as
     ``"roml/AntGoal-v0"``); ``ValueError`` for unknown names."""
-    key = name[len("roml/"):] if name.startswith("roml/") else name
+    key = name[len("roml/") :] if name.startswith("roml/") else name
     key = key[: -len("-v0")] if key.endswith("-v0") else key
     if key not in ENVIRONMENTS:
         raise ValueError(f"unknown MuJoCo task environment {name!r}; expected one of {sorted(ENVIRONMENTS)}")

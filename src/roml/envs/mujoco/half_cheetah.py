@@ -86,8 +86,9 @@ def _vel_terms(after, before, dt, squares, goals, out):  # pragma: no cover - co
         out[4, i] = -ctrl
 
 
-def _terms(kernel, keys, batch: PhysicsBatch, actions: np.ndarray, before: np.ndarray, after: np.ndarray,
-           data: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _terms(
+    kernel, keys, batch: PhysicsBatch, actions: np.ndarray, before: np.ndarray, after: np.ndarray, data: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Run a reward kernel; the reward and the ``info`` terms (rows of one fresh array)."""
     out = np.empty((len(keys) + 1, batch.n))
     kernel(after, before, batch.dt, _einsum("ij,ij->i", actions, actions), data, out)
@@ -162,8 +163,10 @@ _DIFFERENCES = """
 _MASS_DIFFERENCES = mass_difference_doc(
     " and also set every capsule's radius to ``0.046 * factor``, mixing a geometry change into the mass task"
 )
-_MASS_PHYSICS = mass_physics_doc("the radius of every capsule of the cheetah times the factor (``0.046 * factor``: a "
-                                 "heavy cheetah is also a thick one)")
+_MASS_PHYSICS = mass_physics_doc(
+    "the radius of every capsule of the cheetah times the factor (``0.046 * factor``: a "
+    "heavy cheetah is also a thick one)"
+)
 _BODY_TASK = body_task_doc("joints: 6, 4.5, 3, 4.5, 3, 1.5", "head_size", "the head capsule's half-length (0.15)")
 
 

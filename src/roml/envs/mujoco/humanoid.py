@@ -92,10 +92,12 @@ _DIFFERENCES = """
 """
 
 _MASS_DIFFERENCES = mass_difference_doc(" and also every capsule's radius, mixing a geometry change into the mass task")
-_MASS_PHYSICS = mass_physics_doc("the radius of every geom of the humanoid times the factor (Body: but the head's, "
-                                 "which its own factor scales)")
-_BODY_TASK = body_task_doc("5 on the abdomen and hips, 1 on the knees and arms", "head_size",
-                           "the head sphere's radius (0.09)")
+_MASS_PHYSICS = mass_physics_doc(
+    "the radius of every geom of the humanoid times the factor (Body: but the head's, which its own factor scales)"
+)
+_BODY_TASK = body_task_doc(
+    "5 on the abdomen and hips, 1 on the knees and arms", "head_size", "the head sphere's radius (0.09)"
+)
 
 
 class HumanoidTaskEnv(MujocoTaskEnv, HumanoidEnv):
@@ -111,8 +113,14 @@ class HumanoidTaskEnv(MujocoTaskEnv, HumanoidEnv):
     @classmethod
     def _observe(cls, batch: PhysicsBatch) -> np.ndarray:
         b, n = batch.buffers, batch.n
-        parts = (b["qpos"][:, 2:], b["qvel"], b["cinert"][:, 1:].reshape(n, -1), b["cvel"][:, 1:].reshape(n, -1),
-                 b["qfrc_actuator"][:, 6:], b["cfrc_ext"][:, 1:].reshape(n, -1))
+        parts = (
+            b["qpos"][:, 2:],
+            b["qvel"],
+            b["cinert"][:, 1:].reshape(n, -1),
+            b["cvel"][:, 1:].reshape(n, -1),
+            b["qfrc_actuator"][:, 6:],
+            b["cfrc_ext"][:, 1:].reshape(n, -1),
+        )
         return np.concatenate(parts, axis=1, dtype=np.float32)
 
     @classmethod
@@ -136,8 +144,14 @@ class HumanoidTaskEnv(MujocoTaskEnv, HumanoidEnv):
         forces = batch.buffers["cfrc_ext"].reshape(batch.n, -1)
         contact = np.minimum(CONTACT_COST_WEIGHT * np.einsum("ij,ij->i", forces, forces), CONTACT_COST_MAX)
         key, forward = cls._forward(batch, velocity)
-        info = {"x_velocity": velocity, "healthy": healthy, key: forward, "reward_survive": survive,
-                "reward_ctrl": -ctrl, "reward_contact": -contact}
+        info = {
+            "x_velocity": velocity,
+            "healthy": healthy,
+            key: forward,
+            "reward_survive": survive,
+            "reward_ctrl": -ctrl,
+            "reward_contact": -contact,
+        }
         return forward + survive - ctrl - contact, info
 
 

@@ -39,8 +39,9 @@ def _resolve(env: str | type[MujocoTaskEnv], kwargs: dict[str, Any]) -> tuple[ty
         return cls, merged
     if isinstance(env, type) and issubclass(env, MujocoTaskEnv):
         return env, dict(kwargs)
-    raise ValueError(f"env must be one of {sorted(ENVIRONMENTS)} (or its roml/...-v0 id) or a MujocoTaskEnv "
-                     f"subclass, got {env!r}")
+    raise ValueError(
+        f"env must be one of {sorted(ENVIRONMENTS)} (or its roml/...-v0 id) or a MujocoTaskEnv subclass, got {env!r}"
+    )
 
 
 class MujocoTaskVecEnv(VectorEnv):
@@ -183,8 +184,9 @@ class MujocoTaskVecEnv(VectorEnv):
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         if self._needs_reset:
-            raise RuntimeError(f"MujocoTaskVecEnv.step called before reset() or after the episodes ended "
-                               f"({self.episode_length} steps)")
+            raise RuntimeError(
+                f"MujocoTaskVecEnv.step called before reset() or after the episodes ended ({self.episode_length} steps)"
+            )
         n = self.num_envs
         a = check_actions(actions, n, self._batch.nu, "actions")
         obs, reward, info = self._batch.step(a)
