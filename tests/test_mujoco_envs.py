@@ -32,7 +32,7 @@ from roml.envs.mujoco import (  # noqa: E402
     task_family,
 )
 from roml.envs.mujoco.ant import AntBodyEnv, AntGoalEnv, AntMassEnv  # noqa: E402
-from roml.envs.mujoco.base import (  # noqa: E402
+from roml.envs.mujoco.model import (  # noqa: E402
     FieldScale,
     ModelTaskApplier,
     load_model,

@@ -4,8 +4,9 @@
 module                      contents
 ==========================  ===================================================================================
 :mod:`.catalog`             names, task families, the 10-D property sets, registration (no ``mujoco`` needed)
-:mod:`.base`                task parameters written into the compiled model, the batched physics core, the base
-                            environment class
+:mod:`.model`               the compiled models, their collision bounds, task parameters written into them
+:mod:`.physics`             the batched physics core single and vector environments share
+:mod:`.base`                the base environment class (task API, 200-step episodes, pickling), task checks
 :mod:`.half_cheetah`        ``HalfCheetahVelEnv``, ``HalfCheetahMassEnv``, ``HalfCheetahBodyEnv``,
                             ``HalfCheetah10DEnv``
 :mod:`.humanoid`            ``HumanoidVelEnv``, ``HumanoidMassEnv``, ``HumanoidBodyEnv``

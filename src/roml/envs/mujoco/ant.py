@@ -2,7 +2,7 @@
 
 All three run Gymnasium's ``Ant-v5`` model (ant.xml: a free-floating spherical torso with four two-joint legs, 8
 motors with gear 150 and control range [-1, 1], RK4 with timestep 0.01 and frame skip 5, so ``dt = 0.05``; the
-same numbers as the authors' ant.xml) through the batched core of :mod:`roml.envs.mujoco.base`, with the authors'
+same numbers as the authors' ant.xml) through the batched core of :mod:`roml.envs.mujoco.physics`, with the authors'
 rewards (docs/authors-code.md, section 4) and 200-step episodes that never end early.
 """
 
@@ -11,17 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 from roml.envs.mujoco.base import (
-    AuthorsMassScale,
-    DofDampingScale,
     MASS_TASK_DOC,
-    GeomSizeScale,
     MassPhysics,
-    ModelParameter,
     MujocoTaskEnv,
-    PhysicsBatch,
     body_task_doc,
     mass_difference_doc,
     mass_physics_doc,
+)
+from roml.envs.mujoco.model import (
+    AuthorsMassScale,
+    DofDampingScale,
+    GeomSizeScale,
+    ModelParameter,
+)
+from roml.envs.mujoco.physics import (
+    PhysicsBatch,
 )
 
 # imported after base, whose import explains a missing mujoco before Gymnasium's module fails on it

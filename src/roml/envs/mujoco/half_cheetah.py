@@ -1,7 +1,7 @@
 """HalfCheetah task environments (Section 6.2, App. D.2): Vel, Mass, Body and the three 10-D tasks.
 
 All four classes run Gymnasium's ``HalfCheetah-v5`` model (half_cheetah.xml: 9 degrees of freedom, 6 motors,
-timestep 0.01, frame skip 5, so ``dt = 0.05``) through the batched core of :mod:`roml.envs.mujoco.base`, with the
+timestep 0.01, frame skip 5, so ``dt = 0.05``) through the batched core of :mod:`roml.envs.mujoco.physics`, with the
 authors' rewards (docs/authors-code.md, section 4) and 200-step episodes.
 """
 
@@ -12,17 +12,21 @@ from typing import Any
 import numpy as np
 
 from roml.envs.mujoco.base import (
-    DofDampingScale,
-    FieldScale,
     MASS_TASK_DOC,
-    GeomSizeScale,
     MassPhysics,
-    ModelParameter,
     MujocoTaskEnv,
-    PhysicsBatch,
     body_task_doc,
     mass_difference_doc,
     mass_physics_doc,
+)
+from roml.envs.mujoco.model import (
+    DofDampingScale,
+    FieldScale,
+    GeomSizeScale,
+    ModelParameter,
+)
+from roml.envs.mujoco.physics import (
+    PhysicsBatch,
 )
 
 # imported after base, whose import explains a missing mujoco before Gymnasium's module fails on it

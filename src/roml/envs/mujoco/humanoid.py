@@ -2,7 +2,7 @@
 
 All three run Gymnasium's ``Humanoid-v5`` model (humanoid.xml: a free-floating torso and 17 hinge joints, 17 motors
 with control range [-0.4, 0.4], RK4 with timestep 0.003 and frame skip 5, so ``dt = 0.015``) through the batched
-core of :mod:`roml.envs.mujoco.base`, with Gymnasium v5's reward terms, the authors' task rewards
+core of :mod:`roml.envs.mujoco.physics`, with Gymnasium v5's reward terms, the authors' task rewards
 (docs/authors-code.md, section 4) and 200-step episodes that never end early.
 """
 
@@ -11,17 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 from roml.envs.mujoco.base import (
-    AuthorsMassScale,
-    DofDampingScale,
     MASS_TASK_DOC,
-    GeomSizeScale,
     MassPhysics,
-    ModelParameter,
     MujocoTaskEnv,
-    PhysicsBatch,
     body_task_doc,
     mass_difference_doc,
     mass_physics_doc,
+)
+from roml.envs.mujoco.model import (
+    AuthorsMassScale,
+    DofDampingScale,
+    GeomSizeScale,
+    ModelParameter,
+)
+from roml.envs.mujoco.physics import (
+    PhysicsBatch,
 )
 
 # imported after base, whose import explains a missing mujoco before Gymnasium's module fails on it

@@ -13,7 +13,8 @@ import numpy as np
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from roml.envs.mujoco.base import MujocoTaskEnv, PhysicsBatch, check_actions, check_state, check_tasks
+from roml.envs.mujoco.base import MujocoTaskEnv, check_tasks
+from roml.envs.mujoco.physics import PhysicsBatch, check_actions, check_state
 from roml.envs.mujoco.catalog import ENVIRONMENTS, env_class, env_info
 
 __all__ = ["MujocoTaskVecEnv"]
@@ -49,7 +50,7 @@ class MujocoTaskVecEnv(VectorEnv):
 
     The sub-environments are ordinary task environments (e.g. :class:`~roml.envs.mujoco.half_cheetah.
     HalfCheetahMassEnv`), each with its own ``mujoco.MjModel`` (so each carries its own task) and ``MjData``; the
-    vector environment steps them through the shared batched core (:class:`~roml.envs.mujoco.base.PhysicsBatch`):
+    vector environment steps them through the shared batched core (:class:`~roml.envs.mujoco.physics.PhysicsBatch`):
     one ``mujoco.mj_step(model, data, nstep=frame_skip)`` call per sub-environment per step, then observations and
     rewards for all of them in a few numpy operations. Its trajectories are exactly those of the single
     environments run with the same starting states and actions, and ``MujocoTaskVecEnv(name, 1)`` reset with seed
