@@ -12,7 +12,7 @@ from roml.cli import main
 from roml.experiments.registry import experiment_names, get_experiment
 from roml.experiments.results import RunDir
 from roml.experiments.runner import train
-from roml.figures import _range_labels
+from roml.report.experiment_figures import _range_labels
 from roml.tasks import LogBetaBox, PolarDisc
 
 MUJOCO = (

@@ -263,7 +263,7 @@ def test_only_corrupt_summaries_is_no_finished_runs_and_names_one(tmp_path):
     ids=["empty", "torn", "extra-fields", "garbled"],
 )
 def test_a_damaged_progress_csv_is_named_and_the_rest_reported(tmp_path, damage, note, rows):
-    from roml import report as report_module
+    from roml.report import reading as report_module
 
     for seed in (0, 1):
         write_run(tmp_path, "maml", seed, sine_metrics("maml", seed))
@@ -464,7 +464,7 @@ def test_no_comparison_without_a_baseline_run(tmp_path):
 
 
 def test_lead_points_show_every_point_up_to_15_and_thin_longer_runs():
-    from roml.report import _lead_points
+    from roml.report.tables import _lead_points
 
     few = np.arange(1, 16) * 320_000.0
     assert _lead_points(few)[0].tolist() == few.tolist()

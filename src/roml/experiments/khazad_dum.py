@@ -121,7 +121,7 @@ class KhazadDumExperiment(VariBADExperiment):
     )
     curve_xlabel = "episode of the task"
     phi0_line = RAIN_MEAN
-    report_figures = {"episodes": "roml.figures:khazad_dum_episodes"}
+    report_figures = {"episodes": "roml.report.experiment_figures:khazad_dum_episodes"}
 
     def task_family(self) -> Exponential:
         return rain_family()

@@ -219,7 +219,7 @@ class MujocoExperiment(VariBADExperiment):
     )
     curve_xlabel = "episode of the task"
     phi0_line = 0.5
-    report_figures = {"task_ranges": "roml.figures:returns_by_task_range"}
+    report_figures = {"task_ranges": "roml.report.experiment_figures:returns_by_task_range"}
 
     def __init__(self, name: str):
         if name not in EXPERIMENTS:
