@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import time
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -167,86 +167,85 @@ class VariBADExperiment(Experiment):
 
     # ---- the loop
     def run(self, config: VariBADRunConfig, run_dir: RunDir, progress) -> dict:
-        from roml.algos.varibad import VariBAD
-
-        sampler_seed, env_seed, agent_seed = np.random.SeedSequence(config.seed).spawn(3)
-        family = self.task_family()
-        sampler = make_sampler(config, family, sampler_seed, baseline="varibad")
-        env = self.make_env(config.num_envs, config)
-        env.reset(seed=int(env_seed.generate_state(1)[0]))
-        agent = VariBAD.for_env(env, config.varibad_config(), agent_seed)
+        training = self._training(config, run_dir)
+        agent, sampler, env = training.agent, training.sampler, training.env
         valid_tasks = self.evaluation_tasks(config.n_valid_tasks, config.test_seed + 1)
-        rows: list[dict[str, Any]] = []
-        best: dict[str, dict[str, Any]] = {}  # criterion -> {"score", "frames", "agent"}: the best-validation models
-        start, elapsed = 0, 0.0
-        state = run_dir.load_checkpoint()
-        if state is not None:
-            agent.load_state_dict(state["agent"])
-            sampler.load_state_dict(state["sampler"])
-            env.np_random.bit_generator.state = state["env_rng"]
-            rows, start, elapsed = state["progress"], state["iteration"], state["elapsed"]
-            best = state.get("best", {})
-
-        def checkpoint(iteration: int, elapsed: float, final: bool) -> None:
-            run_dir.save_progress(
-                rows,
-                history_frame(sampler.history, self.phi_names),
-                {
-                    "iteration": iteration,
-                    "elapsed": elapsed,
-                    "agent": agent.state_dict(include_buffer=not final),  # a finished run needs no VAE buffer
-                    "sampler": sampler.state_dict(),
-                    "env_rng": env.np_random.bit_generator.state,
-                    "progress": rows,
-                    "best": best,
-                },
-            )
-
         clock = time.perf_counter()
-        total = config.iterations
-        progress(start * config.frames_per_iteration, total * config.frames_per_iteration)
-        for iteration in range(start, total):
+        total, per_iteration = config.iterations, config.frames_per_iteration
+        progress(training.start * per_iteration, total * per_iteration)
+        for iteration in range(training.start, total):
             batch = sampler.sample(config.num_envs)
             rollout = agent.collect(env, self.env_tasks(batch.tasks))
             scores = rollout.task_scores
-            weights = sampler.observe(batch, scores)
-            stats = agent.update(rollout, weights)
-            now = time.perf_counter()
-            frames = (iteration + 1) * config.frames_per_iteration
-            row = {
-                "iteration": iteration + 1,
-                "frames": frames,
-                "wall_time": elapsed + now - clock,
-                "steps_per_s": (iteration + 1 - start) * config.frames_per_iteration / max(now - clock, 1e-9),
-                "train_mean_return": float(scores.mean()),
-                "train_cvar_return": cvar(scores, config.alpha),
-                **self.train_extras(batch),
-                **{k: v for k, v in stats.items() if k != "trained_tasks"},
-            }
-            if (iteration + 1) % config.eval_every == 0 or iteration + 1 == total:
-                valid = self.evaluate(agent, valid_tasks, config.test_seed + 1, config)
-                row["valid_mean_return"] = float(valid.mean())
-                row["valid_cvar_return"] = cvar(valid, config.alpha)
-                if config.test_best_valid:
-                    for criterion in ("mean", "cvar"):
-                        score = row[f"valid_{criterion}_return"]
-                        if criterion not in best or score > best[criterion]["score"]:
-                            best[criterion] = {
-                                "score": score,
-                                "frames": frames,
-                                "agent": agent.state_dict(include_buffer=False),
-                            }
-            rows.append(row)
-            progress(frames, total * config.frames_per_iteration)
-            if (iteration + 1) % config.checkpoint_every == 0 or iteration + 1 == total:
-                checkpoint(iteration + 1, elapsed + time.perf_counter() - clock, final=iteration + 1 == total)
+            stats = agent.update(rollout, sampler.observe(batch, scores))
+            row = self._progress_row(config, iteration, training, clock, scores, batch, stats)
+            last = iteration + 1 == total
+            if (iteration + 1) % config.eval_every == 0 or last:
+                row.update(self._validate(config, agent, valid_tasks, row["frames"], training.best))
+            training.rows.append(row)
+            progress(row["frames"], total * per_iteration)
+            if (iteration + 1) % config.checkpoint_every == 0 or last:
+                elapsed = training.elapsed + time.perf_counter() - clock
+                training.checkpoint(run_dir, iteration + 1, elapsed, last, self.phi_names)
         metrics = self.test(config, agent, run_dir)
-        for criterion, model in best.items():  # after the final model's test: training is over
+        metrics.update(self._test_best_models(config, agent, run_dir, training.best))  # training over: agent reloaded
+        return run_dir.write_summary(config, config.n_test_tasks, metrics)
+
+    def _training(self, config: VariBADRunConfig, run_dir: RunDir) -> _Training:
+        """The run's sampler, environment and agent, seeded from ``config.seed`` and resumed from the run's
+        checkpoint if it has one."""
+        from roml.algos.varibad import VariBAD
+
+        sampler_seed, env_seed, agent_seed = np.random.SeedSequence(config.seed).spawn(3)
+        sampler = make_sampler(config, self.task_family(), sampler_seed, baseline="varibad")
+        env = self.make_env(config.num_envs, config)
+        env.reset(seed=int(env_seed.generate_state(1)[0]))
+        training = _Training(sampler, env, VariBAD.for_env(env, config.varibad_config(), agent_seed))
+        state = run_dir.load_checkpoint()
+        if state is not None:
+            training.resume(state)
+        return training
+
+    def _progress_row(self, config, iteration: int, training: _Training, clock: float, scores, batch, stats) -> dict:
+        """The ``progress.csv`` row of an iteration (0-based ``iteration``), without the validation columns."""
+        now = time.perf_counter()
+        done = iteration + 1 - training.start
+        return {
+            "iteration": iteration + 1,
+            "frames": (iteration + 1) * config.frames_per_iteration,
+            "wall_time": training.elapsed + now - clock,
+            "steps_per_s": done * config.frames_per_iteration / max(now - clock, 1e-9),
+            "train_mean_return": float(scores.mean()),
+            "train_cvar_return": cvar(scores, config.alpha),
+            **self.train_extras(batch),
+            **{k: v for k, v in stats.items() if k != "trained_tasks"},
+        }
+
+    def _validate(self, config, agent, valid_tasks: np.ndarray, frames: int, best: dict) -> dict[str, float]:
+        """The validation columns of a progress row (mean and CVaR return on the fixed validation tasks); with
+        ``test_best_valid``, a snapshot of the agent replaces ``best[criterion]`` where it validates higher."""
+        valid = self.evaluate(agent, valid_tasks, config.test_seed + 1, config)
+        row = {"valid_mean_return": float(valid.mean()), "valid_cvar_return": cvar(valid, config.alpha)}
+        if config.test_best_valid:
+            for criterion in ("mean", "cvar"):
+                score = row[f"valid_{criterion}_return"]
+                if criterion not in best or score > best[criterion]["score"]:
+                    best[criterion] = {
+                        "score": score,
+                        "frames": frames,
+                        "agent": agent.state_dict(include_buffer=False),
+                    }
+        return row
+
+    def _test_best_models(self, config, agent, run_dir: RunDir, best: dict) -> dict[str, float]:
+        """Test each best-validation snapshot (loaded into ``agent``): its frames, test mean and CVaR return."""
+        metrics: dict[str, float] = {}
+        for criterion, model in best.items():
             agent.load_state_dict(model["agent"])
             selected = self.test(config, agent, run_dir, model=f"best_{criterion}")
             metrics[f"best_{criterion}_model_frames"] = float(model["frames"])
             metrics.update({f"best_{criterion}_model_{key}": selected[key] for key in ("mean_return", "cvar_return")})
-        return run_dir.write_summary(config, config.n_test_tasks, metrics)
+        return metrics
 
 
 def test_table(tasks: dict[str, np.ndarray], episode_returns: np.ndarray) -> pd.DataFrame:
@@ -271,3 +270,43 @@ def return_metrics(episode_returns: np.ndarray, alpha: float) -> dict[str, float
         metrics[f"mean_return@{episode + 1}"] = float(returns.mean())
         metrics[f"cvar_return@{episode + 1}"] = cvar(returns, alpha)
     return metrics
+
+
+@dataclass
+class _Training:
+    """What a VariBAD run trains and carries across checkpoints: sampler, environment, agent, the progress rows,
+    the best-validation snapshots (criterion -> ``{"score", "frames", "agent"}``), the first iteration to run and the
+    wall time spent before it."""
+
+    sampler: Any
+    env: Any
+    agent: Any
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, dict[str, Any]] = field(default_factory=dict)
+    start: int = 0
+    elapsed: float = 0.0
+
+    def resume(self, state: dict) -> None:
+        """Continue from a checkpoint written by :meth:`checkpoint`."""
+        self.agent.load_state_dict(state["agent"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.env.np_random.bit_generator.state = state["env_rng"]
+        self.rows, self.start, self.elapsed = state["progress"], state["iteration"], state["elapsed"]
+        self.best = state.get("best", {})
+
+    def checkpoint(self, run_dir: RunDir, iteration: int, elapsed: float, final: bool, phi_names) -> None:
+        """Write the progress files and the checkpoint after ``iteration`` iterations (a finished run keeps no VAE
+        buffer)."""
+        run_dir.save_progress(
+            self.rows,
+            history_frame(self.sampler.history, phi_names),
+            {
+                "iteration": iteration,
+                "elapsed": elapsed,
+                "agent": self.agent.state_dict(include_buffer=not final),
+                "sampler": self.sampler.state_dict(),
+                "env_rng": self.env.np_random.bit_generator.state,
+                "progress": self.rows,
+                "best": self.best,
+            },
+        )

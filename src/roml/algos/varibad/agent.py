@@ -214,10 +214,7 @@ class VariBAD:
         clock, timers = time.perf_counter, self.timers
         actor = self.folded_actor()
         hidden, latent = actor.initial(n)
-        # one row per environment of the encoder's input: [action input | next observation, done flag | reward]
-        action_width = self.encoder.embed_action.in_features
-        obs_end = action_width + self.encoder.embed_obs.in_features
-        rows = np.arange(n)
+        action_width, obs_end = self._encoder_columns()
         record: dict[str, list] = {"obs": [], "latent": [], "actions": [], "transitions": []}
         returns = np.zeros((n, episodes))
         infos = []
@@ -243,15 +240,7 @@ class VariBAD:
                         f"sub-environment; at step {step} of episode {episode} only "
                         f"{int(ended.sum())} of {n} ended"
                     )
-                transition = np.zeros((n, obs_end + 1), dtype=np.float32)
-                if self.n_actions is not None:
-                    transition[rows, actions_np] = 1.0
-                else:
-                    transition[:, :action_width] = actions_np
-                transition[:, action_width : obs_end - 1] = raw
-                transition[:, obs_end - 1] = ended[0]
-                transition[:, obs_end] = reward
-                transition = torch.from_numpy(transition)
+                transition = self._encoder_input(actions_np, raw, bool(ended[0]), reward)
                 for key, value in (("obs", obs), ("latent", latent), ("actions", actions), ("transitions", transition)):
                     record[key].append(value)
                 hidden, latent = actor.encode(hidden, transition)
@@ -274,6 +263,27 @@ class VariBAD:
             episode_returns=returns,
             episode_infos=infos,
         )
+
+    def _encoder_columns(self) -> tuple[int, int]:
+        """The layout of the encoder's input row: ``[action input | next observation, done flag | reward]``;
+        returns the action input's width and the column after the done flag (the reward's)."""
+        action_width = self.encoder.embed_action.in_features
+        return action_width, action_width + self.encoder.embed_obs.in_features
+
+    def _encoder_input(self, actions: np.ndarray, next_obs: np.ndarray, done: bool, reward: np.ndarray) -> torch.Tensor:
+        """The encoder's input rows ``(n, obs_end + 1)`` float32 of one step (see :meth:`_encoder_columns`): the
+        action (one-hot for discrete actions), the next observation, the episode's done flag, the reward."""
+        action_width, obs_end = self._encoder_columns()
+        n = len(next_obs)
+        transition = np.zeros((n, obs_end + 1), dtype=np.float32)
+        if self.n_actions is not None:
+            transition[np.arange(n), actions] = 1.0
+        else:
+            transition[:, :action_width] = actions
+        transition[:, action_width : obs_end - 1] = next_obs
+        transition[:, obs_end - 1] = done
+        transition[:, obs_end] = reward
+        return torch.from_numpy(transition)
 
     # ------------------------------------------------------------------------------------------------ training
 
