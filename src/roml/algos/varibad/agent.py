@@ -240,7 +240,7 @@ class VariBAD:
                         f"sub-environment; at step {step} of episode {episode} only "
                         f"{int(ended.sum())} of {n} ended"
                     )
-                transition = self._encoder_input(actions_np, raw, bool(ended[0]), reward)
+                transition = self._encoder_input(actions_np, raw, bool(ended[0]), reward, (action_width, obs_end))
                 for key, value in (("obs", obs), ("latent", latent), ("actions", actions), ("transitions", transition)):
                     record[key].append(value)
                 hidden, latent = actor.encode(hidden, transition)
@@ -270,10 +270,13 @@ class VariBAD:
         action_width = self.encoder.embed_action.in_features
         return action_width, action_width + self.encoder.embed_obs.in_features
 
-    def _encoder_input(self, actions: np.ndarray, next_obs: np.ndarray, done: bool, reward: np.ndarray) -> torch.Tensor:
-        """The encoder's input rows ``(n, obs_end + 1)`` float32 of one step (see :meth:`_encoder_columns`): the
-        action (one-hot for discrete actions), the next observation, the episode's done flag, the reward."""
-        action_width, obs_end = self._encoder_columns()
+    def _encoder_input(
+        self, actions: np.ndarray, next_obs: np.ndarray, done: bool, reward: np.ndarray, columns: tuple[int, int]
+    ) -> torch.Tensor:
+        """The encoder's input rows ``(n, obs_end + 1)`` float32 of one step, ``columns`` the layout of
+        :meth:`_encoder_columns` (read once per rollout): the action (one-hot for discrete actions), the next
+        observation, the episode's done flag, the reward."""
+        action_width, obs_end = columns
         n = len(next_obs)
         transition = np.zeros((n, obs_end + 1), dtype=np.float32)
         if self.n_actions is not None:
