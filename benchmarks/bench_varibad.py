@@ -27,7 +27,7 @@ def train_seed(seed: int, iterations: int, warmup: int, parallel_updates: bool =
     from roml.algos.varibad import TIMERS, VariBAD, VariBADConfig
     from roml.envs.khazad_dum import KhazadDumVecEnv
     from roml.samplers import RoMLSampler
-    from roml.experiments.khazad_dum import rain_family
+    from roml.envs.khazad_dum import rain_family
 
     torch.set_num_threads(1)
     config = VariBADConfig(parallel_updates=parallel_updates)
@@ -38,7 +38,7 @@ def train_seed(seed: int, iterations: int, warmup: int, parallel_updates: bool =
 
     def iteration() -> int:
         batch = sampler.sample(config.num_envs)
-        rollout = agent.collect(env, batch.tasks[:, 0])
+        rollout = agent.collect(env, batch.tasks)
         agent.update(rollout, sampler.observe(batch, rollout.task_scores))
         return rollout.frames
 

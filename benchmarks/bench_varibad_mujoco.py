@@ -61,7 +61,7 @@ def trainer(experiment, overrides: dict, seed: int, sequential: bool):
 
     def iteration() -> int:
         batch = sampler.sample(config.num_envs)
-        rollout = agent.collect(env, experiment.env_tasks(batch.tasks))
+        rollout = agent.collect(env, batch.tasks)
         agent.update(rollout, sampler.observe(batch, rollout.task_scores))
         return rollout.frames
 

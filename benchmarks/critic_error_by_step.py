@@ -43,7 +43,7 @@ def measure(run: Path, n_tasks: int, seed: int):
     agent = VariBAD.for_env(env, config.varibad_config(), seed)
     agent.load_state_dict(state["agent"])
     tasks = experiment.evaluation_tasks(n_tasks, seed)
-    rollout = agent.collect(env, experiment.env_tasks(tasks))
+    rollout = agent.collect(env, tasks)
     with torch.no_grad():
         obs, latent = agent._policy_inputs(rollout.obs, rollout.latent)
         predicted = agent.policy.value(agent.policy.features(obs, latent)).double()

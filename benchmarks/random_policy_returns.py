@@ -33,7 +33,7 @@ def random_returns(name: str, n_tasks: int, scale: str, seed: int):
         part = tasks[first : first + EVAL_CHUNK]
         env = experiment.make_env(len(part), config)
         env.reset(seed=int(np.random.SeedSequence([config.test_seed, chunk]).generate_state(1)[0]))
-        env.set_tasks(experiment.env_tasks(part))
+        env.set_tasks(part)
         space = env.single_action_space
         returns = np.zeros((len(part), config.episodes_per_task))
         for episode in range(config.episodes_per_task):

@@ -163,7 +163,7 @@ def test_khazad_dum_refuses_unknown_reset_options_and_keeps_its_state(make, opti
 def test_khazad_dum_known_reset_options_still_work():
     env = KhazadDumEnv()
     env.reset(seed=0, options={"task": 0.7, "start": (1.0, 2.0)})
-    assert (env.tau, env.state_xy.tolist()) == (0.7, [1.0, 2.0])
+    assert (env.task.tolist(), env.state_xy.tolist()) == ([0.7], [1.0, 2.0])
     vec = KhazadDumVecEnv(2)
     vec.reset(seed=0, options={"tasks": np.array([0.1, 0.2]), "starts": np.array([[1.0, 2.0], [2.0, 1.0]])})
-    assert vec.taus.tolist() == [0.1, 0.2] and vec.state_xy.tolist() == [[1.0, 2.0], [2.0, 1.0]]
+    assert vec.tasks.tolist() == [[0.1], [0.2]] and vec.state_xy.tolist() == [[1.0, 2.0], [2.0, 1.0]]

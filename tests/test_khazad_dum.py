@@ -13,6 +13,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from roml.envs import khazad_dum as kd
+from roml.envs.task_api import TaskEnv, TaskVecEnv
+from roml.tasks import Exponential
 from roml.envs.khazad_dum import (
     ABYSS,
     FLOOR,
@@ -365,7 +367,7 @@ def test_registered_env_make_and_check():
     register_envs()  # idempotent
     env = gymnasium.make("roml/KhazadDum-v0", task=0.25)
     assert isinstance(env.unwrapped, KhazadDumEnv)
-    assert env.unwrapped.tau == 0.25 and env.spec.max_episode_steps is None
+    assert env.unwrapped.task.tolist() == [0.25] and env.spec.max_episode_steps is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped)
@@ -450,26 +452,31 @@ def test_pickle_round_trip_mid_episode():
 # ---------------------------------------------------------------------------------------------------- task API
 def test_task_api():
     env = KhazadDumEnv()
-    assert env.get_task().tolist() == [RAIN_MEAN]
+    assert isinstance(env, TaskEnv) and env.task_names == ("tau",) and env.task_dim == 1
+    assert env.get_task().tolist() == [RAIN_MEAN] and KhazadDumEnv(task=None).get_task().tolist() == [RAIN_MEAN]
+    assert repr(env.task_family()) == repr(Exponential(RAIN_MEAN, names=("tau",)))
     env.reset(seed=0)
     env.set_task(0.3)
-    assert env.get_task().tolist() == [0.3] and env.tau == RAIN_MEAN  # takes effect at the next reset
+    assert env.get_task().tolist() == [0.3] and env.task.tolist() == [RAIN_MEAN]  # takes effect at the next reset
     env.reset()
-    assert env.tau == 0.3
+    assert env.task.tolist() == [0.3]
     env.reset(options={"task": np.array([0.05])})
-    assert env.tau == 0.05 and env.get_task().shape == (1,)
+    assert env.task.tolist() == [0.05] and env.get_task().shape == (1,)
     env.set_task(np.float32(0.0))
     env.reset()
-    assert env.tau == 0.0
+    assert env.task.tolist() == [0.0]
 
     vec = KhazadDumVecEnv(3)
+    assert isinstance(vec, TaskVecEnv) and vec.get_tasks().tolist() == [[RAIN_MEAN]] * 3
     vec.set_tasks(np.array([[0.1], [0.2], [0.3]]))
     vec.reset(seed=0)
-    np.testing.assert_array_equal(vec.taus, [0.1, 0.2, 0.3])
+    np.testing.assert_array_equal(vec.tasks, [[0.1], [0.2], [0.3]])
     vec.reset(options={"tasks": [0.0, 1.0, 2.0]})
     np.testing.assert_array_equal(vec.get_tasks(), [[0.0], [1.0], [2.0]])
     vec.reset()  # keeps the tasks
-    np.testing.assert_array_equal(vec.taus, [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(vec.tasks, [[0.0], [1.0], [2.0]])
+    vec.set_tasks(0.5)  # one number for all
+    np.testing.assert_array_equal(vec.get_tasks(), [[0.5]] * 3)
 
 
 def test_sample_task_is_exponential_with_mean_0_1():
@@ -489,8 +496,9 @@ def test_bad_tasks_raise(bad):
         env.set_task(bad)
     with pytest.raises(ValueError, match="task"):
         env.reset(options={"task": bad})
-    with pytest.raises(ValueError, match="task"):
-        KhazadDumEnv(task=bad)
+    if bad is not None:  # None is the default task
+        with pytest.raises(ValueError, match="task"):
+            KhazadDumEnv(task=bad)
     vec = KhazadDumVecEnv(2)
     with pytest.raises(ValueError, match="tasks"):
         vec.set_tasks([0.1, bad] if not isinstance(bad, list) else bad + [0.3])

@@ -412,6 +412,30 @@ def test_unit_maps_of_boxes_invert():
         np.testing.assert_allclose(family.to_unit(family.from_unit(u)), u, rtol=0, atol=1e-12)
 
 
+def test_exponential_unit_coordinates_are_the_original_cdf():
+    family = Exponential(0.1)
+    median = 0.1 * np.log(2.0)  # the median of Exp(mean 0.1) sits at u = 0.5
+    np.testing.assert_allclose(family.to_unit([[0.0], [median], [0.3]]), [[0.0], [0.5], [1 - np.exp(-3.0)]])
+    u = np.random.default_rng(4).uniform(size=(100, 1))
+    np.testing.assert_allclose(family.to_unit(family.from_unit(u)), u, rtol=1e-12, atol=0)
+    draws = family.to_unit(family.sample(family.phi0, 20_000, np.random.default_rng(5)))
+    assert abs(draws.mean() - 0.5) < 0.01 and abs(np.mean(draws < 0.25) - 0.25) < 0.01  # uniform under phi0
+    with pytest.raises(ValueError, match="infinite task"):
+        family.from_unit([[1.0]])
+    with pytest.raises(ValueError, match="non-negative"):
+        family.to_unit([[-0.1]])
+
+
+def test_categorical_unit_coordinates_are_the_middles_of_the_cdf_steps():
+    family = Categorical(4)
+    np.testing.assert_array_equal(family.to_unit([[0.0], [3.0]]), [[0.125], [0.875]])
+    np.testing.assert_array_equal(family.from_unit([[0.0], [0.2499], [0.25], [1.0]]), [[0.0], [0.0], [1.0], [3.0]])
+    tasks = np.arange(4.0)[:, None]
+    np.testing.assert_array_equal(family.from_unit(family.to_unit(tasks)), tasks)
+    with pytest.raises(ValueError, match="task indices"):
+        family.to_unit([[1.5]])
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Input validation
 # ----------------------------------------------------------------------------------------------------------------

@@ -73,6 +73,17 @@ class TaskFamily(ABC):
         """The weighted maximum-likelihood / moment update of Eq. (9): the ``phi`` that best fits the tasks ``x``
         (``(n, d)``) under the non-negative ``weights`` (``(n,)``), clipped to ``[phi_low, phi_high]``."""
 
+    @abstractmethod
+    def to_unit(self, x) -> np.ndarray:
+        """Map tasks ``x`` (``(n, d)``) to unit coordinates ``u`` (``(n, d)`` in ``[0, 1]^d``): the bijection under
+        which the original distribution ``D_phi0`` is uniform on the unit cube (``u = 0.5`` in every coordinate is
+        ``D_phi0``'s median task). Raises a ``ValueError`` for tasks outside the task space. Environments use it to
+        validate tasks and figures to place tasks on a common scale."""
+
+    @abstractmethod
+    def from_unit(self, u) -> np.ndarray:
+        """Map unit coordinates ``u`` (``(n, d)`` in ``[0, 1]^d``) to tasks: the inverse of :meth:`to_unit`."""
+
     def importance_weights(self, x: np.ndarray, phi: np.ndarray) -> np.ndarray:
         """``D_phi0(x) / D_phi(x)``: the importance weights of tasks drawn from ``D_phi`` (Algorithm 2, line 11)."""
         return np.exp(self.log_pdf(x, self.phi0) - self.log_pdf(x, phi))
@@ -181,6 +192,18 @@ def _check_eps(eps, upper: float, name: str = "eps") -> float:
     return value
 
 
+def _check_unit(u, dim: int) -> np.ndarray:
+    """Unit coordinates as an ``(n, dim)`` float array in ``[0, 1]``, or a ``ValueError``."""
+    value = real_array(u, "u")
+    if value.ndim == 1 and dim == 1:
+        value = value[:, None]
+    if value.ndim != 2 or value.shape[1] != dim:
+        raise ValueError(f"u must have shape (n, {dim}), got {np.shape(u)}")
+    if not np.all((value >= 0.0) & (value <= 1.0)):  # also rejects NaN
+        raise ValueError(f"u must lie in [0, 1], got {value[~((value >= 0) & (value <= 1))][:3].tolist()}")
+    return value
+
+
 def _frozen(*arrays: np.ndarray) -> None:
     """Make the family's parameter arrays read-only, so that no caller can change ``phi0`` in place."""
     for array in arrays:
@@ -242,14 +265,7 @@ class _BetaProductFamily(TaskFamily):
 
     def from_unit(self, u) -> np.ndarray:
         """Map unit coordinates ``u`` (``(n, d)`` in ``[0, 1]^d``) to tasks; the inverse of ``to_unit``."""
-        value = real_array(u, "u")
-        if value.ndim == 1 and self.dim == 1:
-            value = value[:, None]
-        if value.ndim != 2 or value.shape[1] != self.dim:
-            raise ValueError(f"u must have shape (n, {self.dim}), got {np.shape(u)}")
-        if not np.all((value >= 0.0) & (value <= 1.0)):  # also rejects NaN
-            raise ValueError(f"u must lie in [0, 1], got {value[~((value >= 0) & (value <= 1))][:3].tolist()}")
-        return self._from_unit(value)
+        return self._from_unit(_check_unit(u, self.dim))
 
     # TaskFamily -------------------------------------------------------------------------------------------------
     def check_phi(self, phi, name: str = "phi") -> np.ndarray:
@@ -487,6 +503,17 @@ class Exponential(TaskFamily):
             raise ValueError(f"{name} must be non-negative, got {value[value < 0][:3].tolist()} among its values")
         return value
 
+    def to_unit(self, x) -> np.ndarray:
+        """The original distribution's CDF, ``u = 1 - exp(-tau / phi0)``."""
+        return -np.expm1(-self.check_tasks(x) / self.phi0[0])
+
+    def from_unit(self, u) -> np.ndarray:
+        """The inverse CDF ``tau = -phi0 log(1 - u)``; ``u = 1`` (an infinite task) raises a ``ValueError``."""
+        value = _check_unit(u, 1)
+        if np.any(value == 1.0):
+            raise ValueError("u must lie in [0, 1) for an exponential family (u = 1 is an infinite task)")
+        return -self.phi0[0] * np.log1p(-value)
+
     def sample(self, phi, n, rng) -> np.ndarray:
         phi = self.check_phi(phi)
         n = _check_count(n)
@@ -565,6 +592,14 @@ class Categorical(TaskFamily):
                 f"got {value[bad][:3].tolist()} among its values"
             )
         return value
+
+    def to_unit(self, x) -> np.ndarray:
+        """Task ``k`` -> ``(k + 0.5) / n_tasks``, the middle of its interval of the uniform distribution's CDF."""
+        return (self.check_tasks(x) + 0.5) / self.n_tasks
+
+    def from_unit(self, u) -> np.ndarray:
+        """``u`` -> the task whose CDF interval ``[k / n_tasks, (k + 1) / n_tasks)`` holds it (``u = 1``: the last)."""
+        return np.minimum(np.floor(_check_unit(u, 1) * self.n_tasks), self.n_tasks - 1)
 
     def sample(self, phi, n, rng) -> np.ndarray:
         phi = self.check_phi(phi)

@@ -28,6 +28,7 @@ from gymnasium.vector.utils import batch_space
 
 from roml.envs import khazad_dum_spec as _spec
 from roml.envs.compiled import compiled
+from roml.envs.task_api import TaskEnvBase, TaskVecEnvBase
 from roml.envs.khazad_dum_spec import (  # the map, the constants and register_envs: re-exported
     ABYSS,
     ABYSS_ROWS,
@@ -47,6 +48,7 @@ from roml.envs.khazad_dum_spec import (  # the map, the constants and register_e
     WIDTH,
     register_envs,  # noqa: F401  (re-exported)
 )
+from roml.tasks import Exponential
 
 __all__ = [
     *_spec.__all__,
@@ -55,6 +57,7 @@ __all__ = [
     "Transition",
     "observe",
     "path_name",
+    "rain_family",
     "sample_task",
     "transition",
 ]
@@ -70,6 +73,12 @@ _GOAL_CODE = 2
 _CELL_CODE = MAP.astype(np.int8).reshape(-1)
 _CELL_CODE[GOAL[0] * HEIGHT + GOAL[1]] = _GOAL_CODE
 _CELL_CODE.flags.writeable = False
+_NAME = "KhazadDum-v0"
+
+
+def rain_family() -> Exponential:
+    """The task family of Khazad-Dum: rain ``tau ~ Exp(mean phi)``, ``phi0 = RAIN_MEAN = 0.1`` (App. D.1)."""
+    return Exponential(RAIN_MEAN, names=("tau",))
 
 
 def sample_task(rng: np.random.Generator, size: int | tuple[int, ...] | None = None) -> float | np.ndarray:
@@ -250,53 +259,6 @@ def path_name(last_bridge: int, status: int) -> str:
     return _PATH_NAMES[int(last_bridge)] + suffix
 
 
-def _check_tau(task: Any, name: str = "task") -> float:
-    """One rain intensity from a scalar or a one-element array; raise ValueError naming ``name`` otherwise."""
-    try:
-        arr = np.asarray(task, dtype=np.float64)
-    except (TypeError, ValueError):
-        msg = f"{name} must be a non-negative finite number (the rain intensity tau), got {task!r}"
-        raise ValueError(msg) from None
-    if arr.size != 1 or arr.ndim > 1:
-        raise ValueError(f"{name} must be a single number (tau), got shape {arr.shape}: {task!r}")
-    tau = float(arr.reshape(()))
-    if not np.isfinite(tau) or tau < 0:
-        raise ValueError(f"{name} (the rain intensity tau) must be finite and >= 0, got {tau!r}")
-    return tau
-
-
-def _check_taus(tasks: Any, n: int, name: str = "tasks") -> np.ndarray:
-    """``n`` rain intensities from a scalar, an ``(n,)`` or an ``(n, 1)`` array; raise ValueError otherwise."""
-    try:
-        arr = np.asarray(tasks, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numbers (rain intensities tau), got {tasks!r}") from None
-    if arr.ndim == 0:
-        arr = np.full(n, float(arr))
-    elif arr.shape in ((n,), (n, 1)):
-        arr = arr.reshape(n).copy()
-    else:
-        raise ValueError(f"{name} must have shape ({n},) or ({n}, 1) (or be a scalar), got shape {arr.shape}")
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} (rain intensities tau) must be finite and >= 0, got {name}[{i}] = {arr[i]!r}")
-    return arr
-
-
-def _check_reset_options(options, allowed: tuple[str, ...]) -> dict:
-    """``options`` of a ``reset`` (``{}`` for None); a ``ValueError`` for an unknown key, so that a misspelt task
-    key cannot silently keep the previous task (the MuJoCo environments refuse them too)."""
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise ValueError(f"options must be a dict, got {type(options).__name__}")
-    unknown = set(options) - set(allowed)
-    if unknown:
-        raise ValueError(f"unknown reset options {sorted(unknown)}; expected {' or '.join(map(repr, allowed))}")
-    return options
-
-
 def _check_starts(starts: Any, n: int, name: str) -> np.ndarray:
     """``(n, 2)`` start positions whose rounded cells are floor (not wall, not abyss)."""
     try:
@@ -338,7 +300,7 @@ def _step_batch(env: KhazadDumEnv | KhazadDumVecEnv, action: np.ndarray) -> tupl
     return obs, reward, noisy
 
 
-class KhazadDumEnv(gymnasium.Env[np.ndarray, np.int64]):
+class KhazadDumEnv(TaskEnvBase, gymnasium.Env[np.ndarray, np.int64]):
     """Khazad-Dum (Section 6.1 and App. D.1 of *Train Hard, Fight Easy*): reach the goal across an abyss, over a
     short bridge that rain makes slippery, or a long, safe one.
 
@@ -430,10 +392,12 @@ class KhazadDumEnv(gymnasium.Env[np.ndarray, np.int64]):
     | tau  | rain intensity | [0, inf) | Exp(mean 0.1)         | action noise ``N(0, tau^2)`` per coordinate,  |
     |      |                |          |                       | and a cost of ``3 tau / 32`` per step         |
 
-    ``set_task(tau)`` takes effect at the next ``reset``; ``reset(options={"task": tau})`` sets it too;
-    ``get_task()`` returns ``np.array([tau])`` (the task set last, i.e. the one the next episode uses). The
-    default task is ``RAIN_MEAN = 0.1``. :func:`sample_task` draws from the original distribution.
-    ``reset(options={"start": (x, y)})`` places the agent at a chosen floor position instead of a random start.
+    The task API is roml's (:class:`roml.envs.task_api.TaskEnv`): ``task_family()`` is :func:`rain_family`
+    (``Exponential(0.1)``); ``set_task(tau)`` (a number or a one-element array) takes effect at the next ``reset``;
+    ``reset(options={"task": tau})`` sets it too; ``get_task()`` returns the task set last and the ``task``
+    property the current episode's, both ``np.array([tau])``. The default task is ``RAIN_MEAN = 0.1``.
+    :func:`sample_task` draws from the original distribution. ``reset(options={"start": (x, y)})`` places the agent
+    at a chosen floor position instead of a random start. Any other reset option raises ``ValueError``.
 
     ## Info
 
@@ -454,18 +418,15 @@ class KhazadDumEnv(gymnasium.Env[np.ndarray, np.int64]):
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
-    task_names = ("tau",)
-    """Names of the task parameters."""
-    task_dim = 1
 
-    def __init__(self, task: float = RAIN_MEAN, render_mode: str | None = None):
+    def __init__(self, task: Any = RAIN_MEAN, render_mode: str | None = None):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
         self.observation_space = spaces.Box(low=-1.0, high=1.0, shape=(WIDTH * HEIGHT,), dtype=np.float32)
         self.action_space = spaces.Discrete(4)
-        self._next_tau = _check_tau(task)
-        self._tau = np.array([self._next_tau])
+        self._init_tasks(_NAME, task, default=RAIN_MEAN)
+        self._tau = self._task.copy()
         self._xy = np.full((1, 2), 1.5)
         self._status = np.zeros(1, dtype=np.int8)
         self._short = self._long = False
@@ -474,20 +435,8 @@ class KhazadDumEnv(gymnasium.Env[np.ndarray, np.int64]):
         self._needs_reset = True
 
     # ---------------------------------------------------------------------------------------------- task API
-    def set_task(self, task: float | np.ndarray) -> None:
-        """Set the rain intensity ``tau >= 0`` (a number or a one-element array); it takes effect at the next reset."""
-        self._next_tau = _check_tau(task)
-
-    def get_task(self) -> np.ndarray:
-        """The task set last (used by the current episode unless ``set_task`` was called since): ``array([tau])``."""
-        return np.array([self._next_tau])
-
+    task_family = staticmethod(rain_family)
     sample_task = staticmethod(sample_task)
-
-    @property
-    def tau(self) -> float:
-        """The rain intensity of the current episode."""
-        return float(self._tau[0])
 
     @property
     def state_xy(self) -> np.ndarray:
@@ -504,14 +453,12 @@ class KhazadDumEnv(gymnasium.Env[np.ndarray, np.int64]):
         """Start an episode. ``options`` may hold ``"task"`` (tau, as in ``set_task``) and ``"start"`` (an (x, y)
         floor position; default: a random start from ``self.np_random``, which is drawn even when ``"start"`` is
         given, so that the generator's stream does not depend on the options)."""
-        options = _check_reset_options(options, ("task", "start"))
-        super().reset(seed=seed)
-        if "task" in options:
-            self.set_task(options["task"])
+        options = self._reset_options(options, "start")
         start = None if options.get("start") is None else _check_starts(options["start"], 1, "options['start']")
+        super().reset(seed=seed)
+        self._tau = self._start_tasks(options).copy()
         xy = self.np_random.uniform(START_LOW, START_HIGH, size=(1, 2))
         self._xy = xy if start is None else start
-        self._tau = np.array([self._next_tau])
         self._status = np.zeros(1, dtype=np.int8)
         self._short, self._long = np.zeros(1, dtype=bool), np.zeros(1, dtype=bool)
         self._last_bridge = np.zeros(1, dtype=np.int8)
@@ -570,7 +517,7 @@ except ImportError:  # pragma: no cover - gymnasium 1.0
     _NO_AUTORESET = "Disabled"
 
 
-class KhazadDumVecEnv(VectorEnv):
+class KhazadDumVecEnv(TaskVecEnvBase, VectorEnv):
     """``num_envs`` Khazad-Dum environments (see :class:`KhazadDumEnv`), each with its own rain ``tau``, stepped
     together by one call of the shared :func:`transition`.
 
@@ -582,7 +529,10 @@ class KhazadDumVecEnv(VectorEnv):
     **No autoreset** (``metadata["autoreset_mode"]`` is ``DISABLED``): every episode lasts exactly 32 steps, all
     sub-environments reach step 32 together (``truncated`` all True), and the caller then calls :meth:`reset`;
     stepping further raises ``RuntimeError``. ``reset()`` keeps each sub-environment's task; change tasks with
-    :meth:`set_tasks` (or ``reset(options={"tasks": ...})``) at task boundaries, and they apply from that reset on.
+    ``set_tasks`` (``(num_envs, 1)``, ``(num_envs,)`` or one number for all; or ``reset(options={"tasks": ...})``)
+    at task boundaries, and they apply from that reset on. ``get_tasks()`` and the ``tasks`` property are
+    ``(num_envs, 1)`` (the task API of :class:`roml.envs.task_api.TaskVecEnv`). ``reset`` also takes ``"starts"``
+    (``(num_envs, 2)`` floor positions).
 
     ``step(actions)`` takes ``actions`` of shape ``(num_envs,)`` in {0, 1, 2, 3} and returns ``obs``
     ``(num_envs, 99)`` float32, ``rewards`` ``(num_envs,)`` float64, ``terminated`` (all False), ``truncated``,
@@ -592,7 +542,7 @@ class KhazadDumVecEnv(VectorEnv):
 
     metadata = {"autoreset_mode": _NO_AUTORESET, "render_modes": []}
 
-    def __init__(self, num_envs: int = 1, tasks: float | np.ndarray = RAIN_MEAN, render_mode: str | None = None):
+    def __init__(self, num_envs: int = 1, tasks: Any = RAIN_MEAN, render_mode: str | None = None):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         if render_mode is not None:
@@ -604,34 +554,22 @@ class KhazadDumVecEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         n = self.num_envs
-        self._next_tau = _check_taus(tasks, n)
-        self._start_episodes(np.full((n, 2), 1.5))
+        self._init_tasks(_NAME, tasks, default=RAIN_MEAN)
+        self._start_episodes(np.full((n, 2), 1.5), {})
         self._needs_reset = True
 
-    def _start_episodes(self, xy: np.ndarray) -> None:
-        """Fresh episode state for every sub-environment at ``xy``, with the tasks set so far."""
+    task_family = staticmethod(rain_family)
+
+    def _start_episodes(self, xy: np.ndarray, options: dict[str, Any]) -> None:
+        """Fresh episode state for every sub-environment at ``xy``, with the tasks of ``options`` or set so far."""
         n = self.num_envs
         self._xy = xy
-        self._tau = self._next_tau.copy()
+        self._tau = self._start_tasks(options)[:, 0].copy()
         self._status = np.zeros(n, dtype=np.int8)
         self._short = np.zeros(n, dtype=bool)
         self._long = np.zeros(n, dtype=bool)
         self._last_bridge = np.zeros(n, dtype=np.int8)
         self._steps = 0
-
-    # ---------------------------------------------------------------------------------------------- task API
-    def set_tasks(self, tasks: float | np.ndarray) -> None:
-        """Set each sub-environment's rain ``tau`` (a scalar, ``(n,)`` or ``(n, 1)``); applies from the next reset."""
-        self._next_tau = _check_taus(tasks, self.num_envs)
-
-    def get_tasks(self) -> np.ndarray:
-        """The tasks set last, shape ``(num_envs, 1)``."""
-        return self._next_tau[:, None].copy()
-
-    @property
-    def taus(self) -> np.ndarray:
-        """The rain intensities of the current episodes, shape ``(num_envs,)``."""
-        return self._tau.copy()
 
     @property
     def state_xy(self) -> np.ndarray:
@@ -649,14 +587,12 @@ class KhazadDumVecEnv(VectorEnv):
         may hold ``"tasks"`` (as in :meth:`set_tasks`) and ``"starts"`` (``(num_envs, 2)`` floor positions)."""
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ValueError(f"seed must be an int or None (one generator serves all sub-envs), got {seed!r}")
-        options = _check_reset_options(options, ("tasks", "starts"))
-        super().reset(seed=seed)
+        options = self._reset_options(options, "starts")
         n = self.num_envs
-        if "tasks" in options:
-            self.set_tasks(options["tasks"])
         starts = None if options.get("starts") is None else _check_starts(options["starts"], n, "options['starts']")
+        super().reset(seed=seed)
         xy = self.np_random.uniform(START_LOW, START_HIGH, size=(n, 2))
-        self._start_episodes(xy if starts is None else starts)
+        self._start_episodes(xy if starts is None else starts, options)
         self._needs_reset = False
         return observe(self._xy), self._info(np.zeros(n, dtype=bool))
 

@@ -60,11 +60,6 @@ class KhazadDumConfig(VariBADRunConfig):
     """Test tasks (the rainiest) whose episodes are saved in ``episodes.csv``."""
 
 
-def rain_family() -> Exponential:
-    """The task family of Khazad-Dum: rain ``tau ~ Exp(mean phi)``, ``phi0 = 0.1`` (App. D.1)."""
-    return Exponential(RAIN_MEAN, names=("tau",))
-
-
 def run_episodes(agent, tasks: np.ndarray, seed: int, observer_tasks: np.ndarray | None = None):
     """The deterministic policy on ``tasks`` (one environment each, seeded with ``seed``).
 
@@ -124,6 +119,8 @@ class KhazadDumExperiment(VariBADExperiment):
     report_figures = {"episodes": "roml.report.experiment_figures:khazad_dum_episodes"}
 
     def task_family(self) -> Exponential:
+        from roml.envs.khazad_dum import rain_family
+
         return rain_family()
 
     def make_env(self, num_envs: int, config: KhazadDumConfig | None = None) -> KhazadDumVecEnv:
@@ -131,11 +128,8 @@ class KhazadDumExperiment(VariBADExperiment):
 
         return KhazadDumVecEnv(num_envs)
 
-    def env_tasks(self, tasks: np.ndarray) -> np.ndarray:
-        return tasks[:, 0]
-
     def evaluate(self, agent, tasks: np.ndarray, seed: int, config: KhazadDumConfig | None = None) -> np.ndarray:
-        rollout, _ = run_episodes(agent, tasks[:, 0], seed)
+        rollout, _ = run_episodes(agent, tasks, seed)
         return rollout.task_scores
 
     def train_extras(self, batch) -> dict[str, float]:

@@ -20,10 +20,10 @@ after the final one, as the authors' MuJoCo analysis notebooks also looked at th
 ``best_mean_model_*`` and ``best_cvar_model_*`` (with the frames at which they were saved); their test tables are
 ``test_best_mean.csv`` and ``test_best_cvar.csv``.
 
-An experiment subclass says which environment and task family it uses (:meth:`task_family`, :meth:`make_env`,
-:meth:`env_tasks`), how it evaluates fixed tasks (:meth:`evaluate`), what it adds to a progress row
-(:meth:`train_extras`) and how it tests. :mod:`roml.experiments.khazad_dum` and :mod:`roml.experiments.mujoco` are
-the two.
+An experiment subclass says which environment and task family it uses (:meth:`task_family`, and :meth:`make_env`:
+a vector env with roml's task API, :class:`roml.envs.task_api.TaskVecEnv`), how it evaluates fixed tasks
+(:meth:`evaluate`), what it adds to a progress row (:meth:`train_extras`) and how it tests.
+:mod:`roml.experiments.khazad_dum` and :mod:`roml.experiments.mujoco` are the two.
 """
 
 from __future__ import annotations
@@ -142,10 +142,6 @@ class VariBADExperiment(Experiment):
         """A vector env of ``num_envs`` environments with ``config``'s environment options (unseeded; the loop
         seeds it with ``reset(seed=...)``)."""
 
-    def env_tasks(self, tasks: np.ndarray) -> np.ndarray:
-        """The sampler's ``(n, d)`` tasks as the environment's ``set_tasks`` takes them."""
-        return tasks
-
     def evaluation_tasks(self, n: int, seed: int) -> np.ndarray:
         """``n`` tasks ``(n, d)`` from the original distribution, drawn with ``seed`` alone."""
         family = self.task_family()
@@ -175,7 +171,7 @@ class VariBADExperiment(Experiment):
         progress(training.start * per_iteration, total * per_iteration)
         for iteration in range(training.start, total):
             batch = sampler.sample(config.num_envs)
-            rollout = agent.collect(env, self.env_tasks(batch.tasks))
+            rollout = agent.collect(env, batch.tasks)
             scores = rollout.task_scores
             stats = agent.update(rollout, sampler.observe(batch, scores))
             row = self._progress_row(config, iteration, training, clock, scores, batch, stats)

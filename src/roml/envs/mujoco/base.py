@@ -39,6 +39,7 @@ from gymnasium import spaces
 from gymnasium.utils import EzPickle
 
 from roml.envs.mujoco.catalog import ENVIRONMENTS, EPISODE_LENGTH
+from roml.envs.task_api import TaskEnvBase
 from roml.tasks import TaskFamily
 
 __all__ = [
@@ -47,8 +48,6 @@ __all__ = [
     "MassPhysics",
     "MujocoTaskEnv",
     "body_task_doc",
-    "check_tasks",
-    "default_task",
     "mass_difference_doc",
     "mass_physics_doc",
 ]
@@ -131,50 +130,7 @@ class MassPhysics:
 # ------------------------------------------------------------------------------------------------------------------
 # The environment base class
 # ------------------------------------------------------------------------------------------------------------------
-def check_tasks(family: TaskFamily, tasks: Any, n: int | None, where: str, name: str) -> np.ndarray:
-    """Validate tasks against ``family``: one task (``n is None``; a ``(d,)`` array, or a number when ``d == 1``)
-    or ``n`` tasks (``(n, d)``, or ``(n,)`` when ``d == 1``), finite and inside the task space. Returns ``(d,)`` or
-    ``(n, d)`` float64; raises ``ValueError`` naming ``name`` and ``where`` otherwise."""
-    d = family.dim
-    try:
-        arr = np.array(tasks, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numbers ({where}: {family.names}), got {tasks!r}") from None
-    if n is None:
-        if arr.shape not in ((d,),) + (((), (1,)) if d == 1 else ()):
-            raise ValueError(f"{name} must have shape ({d},) ({where}: {family.names}), got shape {arr.shape}")
-        rows = arr.reshape(1, d)
-    else:
-        if arr.shape != (n, d) and not (d == 1 and arr.shape == (n,)):
-            raise ValueError(
-                f"{name} must have shape ({n}, {d}) (one task per environment, {where}: "
-                f"{family.names}), got shape {arr.shape}"
-            )
-        rows = arr.reshape(n, d)
-    if not np.all(np.isfinite(rows)):
-        raise ValueError(f"{name} must be finite, got {rows.tolist()}")
-    try:
-        family.to_unit(rows)
-    except ValueError:
-        raise ValueError(
-            f"{name} must lie in the task space of {where} ({_describe_space(family)}), got {rows.tolist()}"
-        ) from None
-    return rows[0].copy() if n is None else rows.copy()
-
-
-def _describe_space(family: TaskFamily) -> str:
-    radius = getattr(family, "radius", None)
-    if radius is not None:
-        return f"the disc of radius {radius} around the origin"
-    return ", ".join(f"{name} in [{lo:g}, {hi:g}]" for name, lo, hi in zip(family.names, family.low, family.high))
-
-
-def default_task(family: TaskFamily) -> np.ndarray:
-    """The family's median task: every unit coordinate at 0.5 (velocity mid-range, factors 1, ...)."""
-    return family.from_unit(np.full((1, family.dim), 0.5))[0]
-
-
-class MujocoTaskEnv:
+class MujocoTaskEnv(TaskEnvBase):
     """Base class of roml's MuJoCo task environments; mixed in *before* a Gymnasium v5 MuJoCo environment.
 
     A subclass sets the class attributes below (``parent`` is the Gymnasium environment class it extends and
@@ -260,7 +216,7 @@ class MujocoTaskEnv:
         return self.model_parameters
 
     def _init_task_env(self, task: Any) -> None:
-        self._family = self.task_family()
+        self._init_tasks(self.name, task)
         parameters = self._model_parameters()
         if parameters and len(parameters) != self._family.dim:
             raise ValueError(
@@ -269,8 +225,6 @@ class MujocoTaskEnv:
         self._applier = ModelTaskApplier(self.model, parameters, self.recompute_derived) if parameters else None
         self._applied: np.ndarray | None = None
         self._batch = PhysicsBatch(self, [self.model], [self.data], self.frame_skip)
-        self._next_task = default_task(self._family) if task is None else self._check_task(task)
-        self._task = self._next_task.copy()
         self._apply_model_task(self._task)
         obs = self._batch.start(self._task[None], np.random.default_rng(0))  # sizes the observation space
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=obs.shape[1:], dtype=np.float32)
@@ -281,32 +235,6 @@ class MujocoTaskEnv:
         """A new :class:`roml.tasks.TaskFamily` of this environment's task distribution (``phi0`` is the paper's
         original distribution); see :func:`roml.envs.mujoco.task_family`."""
         return ENVIRONMENTS[self.name].family()
-
-    @property
-    def task_names(self) -> tuple[str, ...]:
-        """Names of the task parameters."""
-        return self._family.names
-
-    @property
-    def task_dim(self) -> int:
-        return self._family.dim
-
-    def _check_task(self, task: Any, name: str = "task") -> np.ndarray:
-        return check_tasks(self._family, task, None, self.name, name)
-
-    def set_task(self, task: Any) -> None:
-        """Set the task (a ``(task_dim,)`` array, or a number for 1-D tasks); it takes effect at the next reset.
-        Raises ``ValueError`` for a wrong shape, non-finite values or a task outside the task space."""
-        self._next_task = self._check_task(task)
-
-    def get_task(self) -> np.ndarray:
-        """The task set last (the current episode's unless ``set_task`` was called since), shape ``(task_dim,)``."""
-        return self._next_task.copy()
-
-    @property
-    def task(self) -> np.ndarray:
-        """The current episode's task."""
-        return self._task.copy()
 
     @property
     def elapsed_steps(self) -> int:
@@ -321,18 +249,13 @@ class MujocoTaskEnv:
 
     # -------------------------------------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        gymnasium.Env.reset(self, seed=seed)  # seeds self.np_random; MujocoEnv.reset's own start is replaced
-        options = {} if options is None else dict(options)
-        unknown = set(options) - {"task", "qpos", "qvel"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; expected 'task', 'qpos' or 'qvel'")
-        if "task" in options:
-            self.set_task(options["task"])
+        options = self._reset_options(options, "qpos", "qvel")
         qpos = check_state(options.get("qpos"), 1, self.model.nq, "options['qpos']")
         qvel = check_state(options.get("qvel"), 1, self.model.nv, "options['qvel']")
-        self._task = self._next_task.copy()
-        self._apply_model_task(self._task)
-        obs = self._batch.start(self._task[None], self.np_random, qpos, qvel)
+        gymnasium.Env.reset(self, seed=seed)  # seeds self.np_random; MujocoEnv.reset's own start is replaced
+        task = self._start_tasks(options)
+        self._apply_model_task(task)
+        obs = self._batch.start(task[None], self.np_random, qpos, qvel)
         self._needs_reset = False
         if self.render_mode == "human":
             self.render()

@@ -13,9 +13,10 @@ import numpy as np
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from roml.envs.mujoco.base import MujocoTaskEnv, check_tasks
+from roml.envs.mujoco.base import MujocoTaskEnv
 from roml.envs.mujoco.physics import PhysicsBatch, check_actions, check_state
 from roml.envs.mujoco.catalog import ENVIRONMENTS, env_class, env_info
+from roml.envs.task_api import TaskVecEnvBase
 
 __all__ = ["MujocoTaskVecEnv"]
 
@@ -45,7 +46,7 @@ def _resolve(env: str | type[MujocoTaskEnv], kwargs: dict[str, Any]) -> tuple[ty
     )
 
 
-class MujocoTaskVecEnv(VectorEnv):
+class MujocoTaskVecEnv(TaskVecEnvBase, VectorEnv):
     """``num_envs`` copies of one MuJoCo task environment, each with its own task, stepped together in-process.
 
     The sub-environments are ordinary task environments (e.g. :class:`~roml.envs.mujoco.half_cheetah.
@@ -104,17 +105,12 @@ class MujocoTaskVecEnv(VectorEnv):
         self.envs: tuple[MujocoTaskEnv, ...] = tuple(cls(**kwargs) for _ in range(self.num_envs))
         first = self.envs[0]
         self.name = first.name
-        self._family = first.task_family()
         self.single_observation_space = first.observation_space
         self.single_action_space = first.action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._batch = PhysicsBatch(first, [e.model for e in self.envs], [e.data for e in self.envs], first.frame_skip)
-        if tasks is None:
-            self._next_tasks = np.stack([e.get_task() for e in self.envs])
-        else:
-            self._next_tasks = self._check_tasks(tasks)
-        self._tasks = self._next_tasks.copy()
+        self._init_tasks(self.name, tasks, np.stack([e.get_task() for e in self.envs]))
         self._needs_reset = True
 
     # -------------------------------------------------------------------------------------------- task API
@@ -123,34 +119,8 @@ class MujocoTaskVecEnv(VectorEnv):
         return self.envs[0].task_family()
 
     @property
-    def task_names(self) -> tuple[str, ...]:
-        return self._family.names
-
-    @property
-    def task_dim(self) -> int:
-        return self._family.dim
-
-    @property
     def episode_length(self) -> int:
         return self.envs[0].episode_length
-
-    def _check_tasks(self, tasks: Any, name: str = "tasks") -> np.ndarray:
-        return check_tasks(self._family, tasks, self.num_envs, self.name, name)
-
-    def set_tasks(self, tasks: Any) -> None:
-        """Set one task per sub-environment, ``(num_envs, task_dim)`` (``(num_envs,)`` for 1-D tasks); they apply
-        from the next :meth:`reset`. Raises ``ValueError`` for a wrong shape, non-finite values or a task outside the
-        task space."""
-        self._next_tasks = self._check_tasks(tasks)
-
-    def get_tasks(self) -> np.ndarray:
-        """The tasks set last, ``(num_envs, task_dim)``."""
-        return self._next_tasks.copy()
-
-    @property
-    def tasks(self) -> np.ndarray:
-        """The tasks of the current episodes, ``(num_envs, task_dim)``."""
-        return self._tasks.copy()
 
     @property
     def elapsed_steps(self) -> int:
@@ -166,20 +136,15 @@ class MujocoTaskVecEnv(VectorEnv):
         """
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ValueError(f"seed must be an int or None (one generator serves all sub-envs), got {seed!r}")
-        super().reset(seed=seed)
-        options = {} if options is None else dict(options)
-        unknown = set(options) - {"tasks", "qpos", "qvel"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; expected 'tasks', 'qpos' or 'qvel'")
-        if "tasks" in options:
-            self.set_tasks(options["tasks"])
+        options = self._reset_options(options, "qpos", "qvel")
         batch = self._batch
         qpos = check_state(options.get("qpos"), self.num_envs, batch.nq, "options['qpos']")
         qvel = check_state(options.get("qvel"), self.num_envs, batch.nv, "options['qvel']")
-        self._tasks = self._next_tasks.copy()
-        for env, task in zip(self.envs, self._tasks):
+        super().reset(seed=seed)
+        tasks = self._start_tasks(options)
+        for env, task in zip(self.envs, tasks):
             env._apply_model_task(task)
-        obs = batch.start(self._tasks, self.np_random, qpos, qvel)
+        obs = batch.start(tasks, self.np_random, qpos, qvel)
         self._needs_reset = False
         return obs, {}
 
