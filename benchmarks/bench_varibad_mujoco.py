@@ -48,19 +48,20 @@ def trainer(experiment, overrides: dict, seed: int, sequential: bool):
     from roml.algos.varibad import VariBAD
     from roml.experiments.samplers import make_sampler
 
-    config = experiment.config("roml", seed, "paper", {"frames": 10**9, **overrides})  # no lr annealing to speak of
+    # 1e9 frames: no learning-rate annealing to speak of
+    config = experiment.config("roml", seed, "paper", {"loop.frames": 10**9, **overrides})
     varibad_config = config.varibad_config()
     if sequential:
         varibad_config.parallel_updates = False
     seeds = np.random.SeedSequence(seed).spawn(3)
     family = experiment.task_family()
     sampler = make_sampler(config, family, seeds[0], baseline="varibad")
-    env = experiment.make_env(config.num_envs, config)
+    env = experiment.make_env(config.varibad.num_envs, config)
     env.reset(seed=int(seeds[1].generate_state(1)[0]))
     agent = VariBAD.for_env(env, varibad_config, seeds[2])
 
     def iteration() -> int:
-        batch = sampler.sample(config.num_envs)
+        batch = sampler.sample(config.varibad.num_envs)
         rollout = agent.collect(env, batch.tasks)
         agent.update(rollout, sampler.observe(batch, rollout.task_scores))
         return rollout.frames
@@ -111,7 +112,7 @@ def main(argv=None) -> None:
     config, varibad_config, env, agent, _ = runs["trained"]
     family = experiment.task_family()
     raw = raw_stepping_rate(
-        env, family.sample(family.phi0, config.num_envs, np.random.default_rng(args.seed)), args.seed
+        env, family.sample(family.phi0, config.varibad.num_envs, np.random.default_rng(args.seed)), args.seed
     )
     for *_, run_agent, iteration in runs.values():
         for _ in range(args.warmup):
@@ -130,8 +131,9 @@ def main(argv=None) -> None:
     per_iteration = 1000 / args.iterations
     changed = " ".join(args.set) or "none"
     print(
-        f"{experiment.name} ({experiment.env_name}, {config.num_envs} envs, {config.frames_per_iteration} frames per "
-        f"iteration, paper hyper-parameters, --set {changed}, one torch thread)"
+        f"{experiment.name} ({experiment.env_name}, {config.varibad.num_envs} envs, "
+        f"{config.frames_per_iteration} frames per iteration, paper hyper-parameters, --set {changed}, "
+        "one torch thread)"
     )
     print(f"raw vector-env stepping (random actions): {raw:8.0f} frames/s")
     print(
@@ -152,7 +154,7 @@ def main(argv=None) -> None:
             f"reference (--versus {' '.join(args.versus)}): {reference:8.0f} frames/s; trained / reference = "
             f"{rate / reference:.2f}x"
         )
-    paper_frames = experiment.config("roml", 0, "paper").frames
+    paper_frames = experiment.config("roml", 0, "paper").loop.frames
     print(
         f"{rate / AUTHORS_FRAMES_PER_S:.1f}x the authors' ~{AUTHORS_FRAMES_PER_S:.0f} frames/s; one paper-scale run "
         f"({paper_frames:.0e} frames) at this rate: {paper_frames / rate / 3600:.1f} h of training"

@@ -27,6 +27,15 @@ COLUMNS = (
 )
 
 
+def read_settings(path: Path) -> dict:
+    """A run's ``config.json`` as ``{"part.field": value}`` (an older, flat one converted)."""
+    from roml.experiments.config import flatten
+    from roml.experiments.registry import get_experiment
+
+    values = json.loads(path.read_text())
+    return flatten(json.loads(json.dumps(get_experiment(values["experiment"]).config_from_dict(values).to_dict())))
+
+
 def read_variant(folder: Path) -> tuple[pd.DataFrame, dict]:
     """One row per finished seed (the columns of :data:`COLUMNS` and ``frames``), and the first run's config."""
     rows, config = [], {}
@@ -46,7 +55,7 @@ def read_variant(folder: Path) -> tuple[pd.DataFrame, dict]:
                 "cvar_return": metrics["cvar_return"],
             }
         )
-        config = config or json.loads((run / "config.json").read_text())
+        config = config or read_settings(run / "config.json")
     return pd.DataFrame(rows), config
 
 

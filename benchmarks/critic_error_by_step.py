@@ -51,19 +51,29 @@ def measure(run: Path, n_tasks: int, seed: int):
     if agent.config.normalize_rewards:
         norm = agent.norms["return"]
         rewards = (rewards / (norm.var + norm.eps).sqrt().double()).clamp(-10.0, 10.0)
-    to_bamdp_end = discounted_sums(rewards, config.gamma, reverse=True)
-    length = len(rewards) // config.episodes_per_task
+    to_bamdp_end = discounted_sums(rewards, config.varibad.gamma, reverse=True)
+    length = len(rewards) // config.varibad.episodes_per_task
     bootstrapped = predicted.clone()  # an episode's last step: its own value; before it: r_t + gamma * target_t+1
     for t in range(len(rewards) - 1, -1, -1):
         if (t + 1) % length:
-            bootstrapped[t] = rewards[t] + config.gamma * bootstrapped[t + 1]
+            bootstrapped[t] = rewards[t] + config.varibad.gamma * bootstrapped[t + 1]
     return predicted, to_bamdp_end, bootstrapped
 
 
 def table(run: Path, n_tasks: int, bin_size: int, seed: int) -> str:
     values, to_bamdp_end, bootstrapped = measure(run, n_tasks, seed)
-    config = json.loads((run / "config.json").read_text())
-    settings = ", ".join(f"{key}={config.get(key)}" for key in ("episode_ends", "observation", "mass_physics"))
+    from roml.experiments.registry import get_experiment
+
+    values = json.loads((run / "config.json").read_text())
+    config = get_experiment(values["experiment"]).config_from_dict(values)
+    settings = ", ".join(
+        f"{key}={value}"
+        for key, value in (
+            ("episode_ends", config.varibad.episode_ends),
+            ("observation", config.env.observation),
+            ("mass_physics", config.env.mass_physics),
+        )
+    )
     lines = [
         f"{run} ({settings}; {n_tasks} tasks, stochastic policy, normalised reward units)",
         "",

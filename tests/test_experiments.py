@@ -100,9 +100,11 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path,
         (["reproduce", "sine", "--workers", "0"], "workers must be an integer >= 1"),
         (["report", "missing-folder"], "no finished runs"),
         (["train", "sine", "--set", "bogus=1"], "sine has no setting 'bogus'"),
-        (["train", "sine", "--set", "iterations=1.5"], "--set iterations: cannot read '1.5' as int"),
-        (["train", "sine", "--set", "first_order=maybe"], "--set first_order: cannot read 'maybe' as bool"),
-        (["reproduce", "sine", "--set", "iterations"], "--set takes FIELD=VALUE"),
+        (["train", "sine", "--set", "iterations=1.5"], "--set loop.iterations: cannot read '1.5' as an integer"),
+        (["train", "sine", "--set", "maml.first_order=maybe"], "--set maml.first_order: cannot read 'maybe' as a bool"),
+        (["train", "sine", "--set", "loop.bogus=1"], "sine has no setting 'loop.bogus'"),
+        (["train", "sine", "--set", "maml.inner_lr=-1"], "maml: inner_lr must be finite and >= 0"),
+        (["reproduce", "sine", "--set", "iterations"], "--set takes PART.FIELD=VALUE"),
     ],
 )
 def test_bad_input_gets_one_clear_line(tmp_path, capsys, args, message):
@@ -144,9 +146,18 @@ def test_a_corrupt_config_is_reported(tmp_path, capsys):
 
 def test_set_overrides_the_preset(tmp_path, capsys):
     args = ["train", "sine", "--method", "maml", "--scale", "smoke", "--out", str(tmp_path), "--no-progress"]
-    assert main([*args, "--set", "iterations=3e0", "first_order=true", "inner_lr=0.05"]) == 0
-    config = json.loads(run_files(tmp_path, "maml").config_file.read_text())
-    assert (config["iterations"], config["first_order"], config["inner_lr"]) == (3, True, 0.05)
+    assert main([*args, "--set", "loop.iterations=3e0", "maml.first_order=true", "inner_lr=0.05"]) == 0
+    config = json.loads(run_files(tmp_path, "maml").config_file.read_text())  # nested: one dict per part
+    assert (config["loop"]["iterations"], config["maml"]["first_order"], config["maml"]["inner_lr"]) == (3, True, 0.05)
+    assert config["sampler"]["cem_batch_size"] == 40 and config["eval"]["n_test_tasks"] == 300  # the smoke preset
+
+
+def test_list_settings_names_every_setting_with_its_value_per_scale(capsys):
+    assert main(["list", "--settings", "khazad-dum"]) == 0
+    lines = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert lines["setting"] == ["paper", "smoke", "quick"]
+    assert lines["loop.frames"] == ["5000000", "6144", "2000000"] and lines["sampler.alpha"] == ["0.01"] * 3
+    assert lines["varibad.policy_layers"] == ["64,64"] * 3 and "eval.n_shown_tasks" in lines
 
 
 def test_list_and_version(capsys):

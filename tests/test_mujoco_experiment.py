@@ -76,8 +76,8 @@ def test_one_smoke_run_per_robot(tmp_path, experiment, method, columns):
     check_run(run, 8, columns)
     config = json.loads(run.config_file.read_text())
     robot = "humanoid" if experiment.startswith("humanoid") else "ant"
-    assert config["action_map"] == PRESETS[robot]["action_map"]
-    assert config["policy_init"] == "orthogonal" and config["anneal_lr"]
+    assert config["varibad"]["action_map"] == PRESETS[robot]["action_map"]
+    assert config["varibad"]["policy_init"] == "orthogonal" and config["varibad"]["anneal_lr"]
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
@@ -136,7 +136,7 @@ def test_the_best_validation_models_are_the_ones_tested(tmp_path):
             assert run.model_file("test", f"best_{criterion}").read_bytes() == run.test_file.read_bytes()
         else:
             assert metrics[f"best_{criterion}_model_mean_return"] != metrics["mean_return"]
-    assert not get_experiment("khazad-dum").config("roml", 0, "smoke").test_best_valid  # KD reports the final one
+    assert not get_experiment("khazad-dum").config("roml", 0, "smoke").eval.test_best_valid  # KD reports the final
 
 
 def test_the_twelve_experiments_carry_their_robots_settings():
@@ -151,23 +151,30 @@ def test_the_twelve_experiments_carry_their_robots_settings():
         "ant-body": 7e7,
     }
     for name, expected in frames.items():
-        assert get_experiment(name).config("varibad", 0, "paper").frames == expected, name
+        assert get_experiment(name).config("varibad", 0, "paper").loop.frames == expected, name
     hc = get_experiment("half-cheetah-mass").config("roml", 0, "paper")
-    assert (hc.alpha, hc.beta, hc.nu, hc.soft_update, hc.cem_batch_size) == (0.05, 0.2, 0.2, 0.5, 128)
-    assert (hc.num_envs, hc.frames_per_iteration, hc.iterations, hc.n_test_tasks) == (16, 6400, 4688, 1000)
-    assert get_experiment("half-cheetah-10d-a").config("roml", 0, "paper").cem_batch_size == 512
+    s = hc.sampler
+    assert (s.alpha, s.beta, s.nu, s.soft_update, s.cem_batch_size) == (0.05, 0.2, 0.2, 0.5, 128)
+    assert (hc.varibad.num_envs, hc.frames_per_iteration, hc.iterations, hc.eval.n_test_tasks) == (16, 6400, 4688, 1000)
+    assert get_experiment("half-cheetah-10d-a").config("roml", 0, "paper").sampler.cem_batch_size == 512
     humanoid = get_experiment("humanoid-body").config("roml", 0, "quick")
-    assert (humanoid.policy_layers, humanoid.action_map, humanoid.frames_per_iteration) == ((512, 256), "tanh", 12800)
+    v = humanoid.varibad
+    assert (v.policy_layers, v.action_map, humanoid.frames_per_iteration) == ((512, 256), "tanh", 12800)
     assert humanoid.varibad_config().total_iterations == humanoid.iterations  # what the learning rate anneals over
-    ant = get_experiment("ant-mass").config("varibad", 0, "paper")
+    ant = get_experiment("ant-mass").config("varibad", 0, "paper").varibad
     assert (ant.num_envs, ant.ppo_clip, ant.vae_subsample_elbos, ant.tbptt) == (8, 0.05, 100, None)
-    assert get_experiment("ant-body").config("varibad", 0, "paper").vae_subsample_decodes is None
+    assert get_experiment("ant-body").config("varibad", 0, "paper").varibad.vae_subsample_decodes is None
     quick = get_experiment("ant-body").config("varibad", 0, "quick")  # decoding all pairs is too slow on a CPU
-    assert (quick.frames, quick.vae_subsample_elbos, quick.vae_subsample_decodes) == (1_000_000, 100, 100)
-    assert get_experiment("half-cheetah-vel").config("varibad", 0, "quick").frames == 3_000_000
+    v = quick.varibad
+    assert (quick.loop.frames, v.vae_subsample_elbos, v.vae_subsample_decodes) == (1_000_000, 100, 100)
+    assert get_experiment("half-cheetah-vel").config("varibad", 0, "quick").loop.frames == 3_000_000
     assert get_experiment("ant-goal").phi_names == ("radius", "angle")
-    with pytest.raises(ValueError, match="cannot override"):
+    with pytest.raises(ValueError, match="ant-goal has no setting 'bogus'"):
         get_experiment("ant-goal").config("roml", 0, "smoke", {"bogus": 1})
+    with pytest.raises(ValueError, match="cannot override"):
+        get_experiment("ant-goal").config("roml", 0, "smoke", {"seed": 1})
+    with pytest.raises(ValueError, match="varibad.total_iterations is not a run setting"):
+        get_experiment("ant-goal").config("roml", 0, "smoke", {"varibad.total_iterations": 5})
     with pytest.raises(ValueError, match="ppo_clip"):
         get_experiment("ant-goal").config("roml", 0, "smoke", {"ppo_clip": -1.0})
 
@@ -175,12 +182,12 @@ def test_the_twelve_experiments_carry_their_robots_settings():
 def test_half_cheetah_experiments_use_the_authors_gae_observation_and_mass_physics(tmp_path, capsys):
     for name in MUJOCO:
         config = get_experiment(name).config("varibad", 0, "quick")
-        assert config.episode_ends == "truncate" and config.kl_reduction == "mean", name
+        assert config.varibad.episode_ends == "truncate" and config.varibad.kl_reduction == "mean", name
         mass = name.endswith(("-mass", "-body"))
         observation = "authors" if name.startswith("half-cheetah") else None
-        assert (config.observation, config.mass_physics) == (observation, "authors" if mass else None), name
+        assert (config.env.observation, config.env.mass_physics) == (observation, "authors" if mass else None), name
     experiment = get_experiment("half-cheetah-body")
-    config = experiment.config("varibad", 0, "smoke", {"observation": "v5", "mass_physics": "density"})
+    config = experiment.config("varibad", 0, "smoke", {"env.observation": "v5", "mass_physics": "density"})
     assert experiment.make_env(2, config).single_observation_space.shape == (17,)
     env = experiment.make_env(2, experiment.config("varibad", 0, "smoke"))
     assert env.single_observation_space.shape == (20,) and env.envs[0].mass_physics == "authors"

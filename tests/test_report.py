@@ -155,7 +155,7 @@ def test_settings_changed_from_the_preset_are_named_in_the_header(tmp_path):
         (path / "config.json").write_text(json.dumps(config.to_dict()))
     write_report(tmp_path)
     table = (tmp_path / "table.md").read_text()
-    assert "(scale smoke, with iterations=90 inner_lr=0.02, 2 seeds per method)" in table
+    assert "(scale smoke, with maml.inner_lr=0.02 loop.iterations=90, 2 seeds per method)" in table
 
 
 def test_a_single_seed_shows_the_value_alone(report):

@@ -170,3 +170,47 @@ def test_numba_caches_its_compiled_functions_in_the_user_cache_not_the_package(t
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
     assert list((tmp_path / "roml" / "numba").rglob("khazad_dum.*.nbi"))
     assert {p for p in package.rglob("*.nbi")} == before
+
+
+def _flat(config: dict) -> dict:
+    """A configuration as roml wrote ``config.json`` before configurations had parts: one flat dict."""
+    return {key: value for part in config.values() if isinstance(part, dict) for key, value in part.items()} | {
+        key: value for key, value in config.items() if not isinstance(value, dict)
+    }
+
+
+def test_a_run_folder_with_a_flat_config_of_an_older_roml_resumes_and_reports(tmp_path, capsys):
+    overrides = {"iterations": 40, "checkpoint_every": 20, "n_test_tasks": 50}
+    whole = train("sine", "roml", 0, "smoke", tmp_path / "whole", progress=False, overrides=overrides)
+    experiment = get_experiment("sine")
+    config = experiment.config("roml", 0, "smoke", overrides)
+    flat = _flat(json.loads(json.dumps(config.to_dict())))
+    assert "maml" not in flat and flat["inner_lr"] == 0.01 and flat["iterations"] == 40
+    old = RunDir(tmp_path / "old", "sine", "roml", 0)
+    old.path.mkdir(parents=True)
+    old.config_file.write_text(json.dumps(flat))
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_the_first_checkpoint(done, total):
+        if done > 20:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):  # an old run, interrupted: its checkpoint names the flat configuration
+        experiment.run(config, old, stop_after_the_first_checkpoint)
+    assert old.load_checkpoint()["iteration"] == 20
+    assert train("sine", "roml", 0, "smoke", tmp_path / "old", progress=False, overrides=overrides) == whole
+    assert json.loads(old.config_file.read_text()) == flat  # kept as it was
+    assert main(["report", str(tmp_path / "old")]) == 0
+    table = (tmp_path / "old" / "table.md").read_text()
+    assert "with loop.iterations=40 eval.n_test_tasks=50" in table  # the settings changed from the preset
+
+
+def test_a_flat_config_of_another_configuration_is_refused(tmp_path, capsys):
+    run = RunDir(tmp_path, "sine", "roml", 0)
+    run.path.mkdir(parents=True)
+    flat = _flat(json.loads(json.dumps(get_experiment("sine").config("roml", 0, "smoke").to_dict())))
+    run.config_file.write_text(json.dumps({**flat, "inner_lr": 0.5}))
+    assert main(["train", "sine", "--method", "roml", "--out", str(tmp_path), *SMOKE]) == 2
+    assert "differs in maml.inner_lr" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from gymnasium import spaces
 
 from roml.algos.varibad import VariBAD, VariBADConfig
 from roml.algos.varibad.config import PRESETS
@@ -171,14 +172,12 @@ def test_presets_are_the_reference_table():
     with pytest.raises(ValueError, match="action_map must be 'clip', 'tanh' or 'raw'"):
         VariBADConfig.preset("half-cheetah", action_map="squash")
     with pytest.raises(ValueError, match="anneal_lr needs total_iterations"):
-        VariBADConfig.preset("humanoid")
+        VariBAD(spaces.Box(-1, 1, (3,)), spaces.Box(-1, 1, (2,)), VariBADConfig.preset("humanoid"))
     with pytest.raises(ValueError, match="policy_init"):
         VariBADConfig(policy_init="xavier")
 
 
 def test_unbounded_action_spaces_are_refused():
-    from gymnasium import spaces
-
     with pytest.raises(ValueError, match="finite bounds"):
         VariBAD(spaces.Box(-1, 1, (5,)), spaces.Box(-np.inf, np.inf, (2,)))
 

@@ -38,7 +38,8 @@ class Train:
     progress: bool = True
     """Show a progress bar."""
     set: tuple[str, ...] = ()
-    """Override settings of the scale's preset, as FIELD=VALUE (e.g. --set frames=8000000 tail_masking=advantages)."""
+    """Override settings of the scale's preset, as PART.FIELD=VALUE, or FIELD=VALUE where one part has the field
+    (e.g. --set loop.frames=8e6 varibad.tail_masking=advantages); `roml list --settings` lists them."""
 
     def __call__(self) -> None:
         from roml.experiments.runner import train
@@ -78,7 +79,7 @@ class Reproduce:
     progress: bool = True
     """Show progress bars."""
     set: tuple[str, ...] = ()
-    """Override settings of the scale's preset for every run, as FIELD=VALUE (see `roml train --help`)."""
+    """Override settings of the scale's preset for every run, as PART.FIELD=VALUE (see `roml train --help`)."""
 
     def __call__(self) -> None:
         from roml.experiments.runner import reproduce
@@ -117,11 +118,17 @@ class Report:
 
 @dataclass
 class List:
-    """List the experiments with their methods and scales."""
+    """List the experiments with their methods and scales, or one experiment's settings."""
+
+    settings: str | None = None
+    """Instead, list this experiment's settings (the PART.FIELD names of --set) with their value at each scale."""
 
     def __call__(self) -> None:
         from roml.experiments.registry import describe, get_experiment
 
+        if self.settings is not None:
+            print(_settings_table(get_experiment(self.settings)))
+            return
         for name, description in describe().items():
             experiment = get_experiment(name)
             print(f"{name:<18} {description}")
@@ -146,51 +153,34 @@ class Demo:
 
 
 def _parse_overrides(experiment: str, pairs: tuple[str, ...]) -> dict:
-    """``FIELD=VALUE`` strings as a dict of the experiment config's fields, each value converted to the type of the
-    field's default (bool: true/false; numbers; strings; tuples of integers: comma-separated, e.g. 128,128; ``none``
-    for a field that may be None). Raises ValueError naming a malformed pair or field."""
-    from dataclasses import MISSING, fields
-
+    """``PART.FIELD=VALUE`` strings as ``{"part.field": value}``, each value read by its field's type (see
+    :func:`roml.experiments.config.parse_settings`). Raises ValueError naming a malformed pair or setting."""
+    from roml.experiments.config import parse_settings
     from roml.experiments.registry import get_experiment
 
-    config_fields = [f for f in fields(get_experiment(experiment).config_class) if f.default is not MISSING]
-    defaults = {f.name: f.default for f in config_fields}
-    optional = {f.name for f in config_fields if "None" in str(f.type)}
-    strings = {f.name for f in config_fields if str(f.type).startswith("str")}  # e.g. "str | None", default None
-    integers = {f.name for f in config_fields if str(f.type).startswith("int")}  # e.g. "int | None", default None
-    overrides = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise ValueError(f"--set takes FIELD=VALUE, got {pair!r}")
-        if name not in defaults:
-            raise ValueError(f"--set: {experiment} has no setting {name!r}; settings: {', '.join(sorted(defaults))}")
-        default = defaults[name]
-        try:
-            if name in optional and text.lower() == "none":
-                value = None
-            elif isinstance(default, tuple):
-                value = tuple(int(part) for part in text.split(","))
-            elif isinstance(default, bool):
-                if text.lower() not in ("true", "false"):
-                    raise ValueError
-                value = text.lower() == "true"
-            elif isinstance(default, int) or name in integers:  # 8e6 is accepted, 0.5 is not
-                number = float(text)
-                if not number.is_integer():
-                    raise ValueError
-                value = int(number)
-            elif isinstance(default, float):
-                value = float(text)
-            elif isinstance(default, str) or name in strings:
-                value = text
-            else:
-                raise ValueError
-        except ValueError:
-            kind = "int" if name in integers else type(default).__name__
-            raise ValueError(f"--set {name}: cannot read {text!r} as {kind}") from None
-        overrides[name] = value
-    return overrides
+    return parse_settings(get_experiment(experiment).config_class, pairs, owner=experiment)
+
+
+def _settings_table(experiment) -> str:
+    """One line per setting of ``experiment``: its dotted name and its value at each scale (paper first), as
+    ``--set`` reads them."""
+    from roml.experiments.base import IDENTITY
+    from roml.experiments.config import flatten
+
+    scales = ["paper", *(scale for scale in experiment.presets if scale != "paper")]
+    values = {scale: flatten(experiment.config(experiment.methods[0], 0, scale).to_dict()) for scale in scales}
+    names = [name for name in values["paper"] if name not in IDENTITY]
+    width = max(map(len, names))
+    lines = [f"{'setting':<{width}}  " + "  ".join(f"{scale:<12}" for scale in scales)]
+    lines += [
+        f"{name:<{width}}  " + "  ".join(f"{_as_set(values[scale][name]):<12}" for scale in scales) for name in names
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _as_set(value) -> str:
+    """A setting's value as ``--set`` reads it (a tuple as ``128,128``)."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def _format_metrics(summary: dict) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-import math
-from dataclasses import MISSING, asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from roml.experiments.config import config_from_dict, config_to_dict, with_overrides
 from roml.experiments.results import RunDir
 
 ProgressFn = Callable[[int, int], None]
@@ -18,7 +18,8 @@ SCALES = ("smoke", "quick", "paper")
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Fields shared by every run's configuration; each experiment extends it with its hyper-parameters."""
+    """A run's identity; each experiment's configuration extends it with its parts (``sampler``, the algorithm,
+    ``loop``, ``eval``, ...; see :mod:`roml.experiments.config`), whose defaults are the paper's settings."""
 
     experiment: str = ""
     method: str = ""
@@ -26,109 +27,12 @@ class RunConfig:
     scale: str = "paper"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The nested dict of ``config.json``."""
+        return config_to_dict(self)
 
 
-@dataclass(frozen=True)
-class Limit:
-    """The range of a numeric setting: ``low <= value <= high`` (``<`` where ``open_low`` / ``open_high``)."""
-
-    low: float = 0.0
-    high: float = math.inf
-    open_low: bool = False
-    open_high: bool = False
-
-    def __str__(self) -> str:
-        closed_high = not self.open_high and math.isfinite(self.high)
-        return f"{'(' if self.open_low else '['}{self.low:g}, {self.high:g}{']' if closed_high else ')'}"
-
-    def admits(self, value: float) -> bool:
-        above = value > self.low if self.open_low else value >= self.low
-        below = value < self.high if self.open_high else value <= self.high
-        return above and below and math.isfinite(value)
-
-
-AT_LEAST_ONE, NON_NEGATIVE, POSITIVE = Limit(1), Limit(0), Limit(0, open_low=True)
-SETTING_LIMITS: dict[str, Limit] = {
-    **dict.fromkeys(
-        (
-            "iterations",
-            "tasks_per_batch",
-            "n_support",
-            "n_query",
-            "cem_batch_size",
-            "n_test_tasks",
-            "test_support",
-            "test_query",
-            "checkpoint_every",
-            "pool_size",
-            "frames",
-            "num_envs",
-            "episodes_per_task",
-            "n_valid_tasks",
-            "eval_every",
-            "latent_dim",
-            "vae_buffer_size",
-        ),
-        AT_LEAST_ONE,
-    ),
-    **dict.fromkeys(
-        ("seed", "test_seed", "n_shown_tasks", "precollect_frames", "inner_steps", "inner_lr", "entropy_coef"),
-        NON_NEGATIVE,
-    ),
-    **dict.fromkeys(("outer_lr", "policy_lr"), POSITIVE),
-    "alpha": Limit(0, 1, open_low=True),
-    "beta": Limit(0, 1, open_low=True, open_high=True),
-    "nu": Limit(0, 1, open_high=True),
-    "soft_update": Limit(0, 1, open_high=True),
-    "gamma": Limit(0, 1),
-}
-"""The range of every numeric setting of the experiments' run configurations, by field name (a setting not named
-here has no range beyond its type, or is checked by the algorithm's own configuration)."""
-
-
-def check_settings(config_class: type, values: dict[str, Any]) -> None:
-    """Check ``values`` (field name -> value) against the fields of ``config_class``: the type of the field's
-    default (``bool`` for a bool; an ``int`` for an int, not a bool; a real number for a float; ``None`` where
-    the field may be None) and the range of :data:`SETTING_LIMITS`. Raises a ``ValueError`` naming the first
-    bad setting, before anything is built or written."""
-    for field in fields(config_class):
-        if field.name not in values or field.default is MISSING:
-            continue
-        value, default = values[field.name], field.default
-        if value is None and "None" in str(field.type):
-            continue
-        expected = _setting_type(default, str(field.type))
-        if not _has_type(value, expected):
-            raise ValueError(f"setting {field.name} must be {expected}, got {value!r} ({type(value).__name__})")
-        limit = SETTING_LIMITS.get(field.name)
-        if limit is not None and not limit.admits(value):
-            raise ValueError(f"setting {field.name} must be in {limit}, got {value!r}")
-
-
-def _setting_type(default, annotation: str) -> str:
-    """What a setting must be, from its default (or, for a default of None, its annotation: ``str | None``)."""
-    if default is None:
-        default = {"str": "", "int": 0, "float": 0.0, "bool": False}.get(annotation.split(" | ")[0], default)
-    if isinstance(default, bool):
-        return "a bool"
-    if isinstance(default, int):
-        return "an integer"
-    if isinstance(default, float):
-        return "a real number"
-    return f"a {type(default).__name__}"
-
-
-def _has_type(value, expected: str) -> bool:
-    if expected == "a bool":
-        return isinstance(value, bool)
-    if isinstance(value, bool):
-        return False
-    if expected == "an integer":
-        return isinstance(value, int)
-    if expected == "a real number":
-        return isinstance(value, (int, float))
-    return type(value).__name__ == expected[2:]
+IDENTITY = ("experiment", "method", "seed", "scale")
+"""The fields of :class:`RunConfig` that name a run rather than set it (no override can change them)."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +48,8 @@ class Experiment(ABC):
     """A paper experiment: its methods, its scales and how one run trains, checkpoints and evaluates.
 
     Subclasses set the class attributes and implement :meth:`run`. ``presets`` maps each scale to the
-    overrides of ``config_class``'s defaults (which are the paper's settings).
+    overrides of ``config_class``'s defaults (which are the paper's settings), nested (``{"loop": {"frames":
+    ...}}``) or by dotted name.
     """
 
     name: ClassVar[str]
@@ -165,10 +70,12 @@ class Experiment(ABC):
     (or nothing for ``None``) to ``<experiment>_<suffix>.png``."""
 
     def config(self, method: str, seed: int, scale: str, overrides: dict[str, Any] | None = None) -> RunConfig:
-        """The full configuration of one run: the paper's defaults, the scale's preset, then ``overrides``.
+        """The full configuration of one run: the paper's settings (``config_class``'s defaults), the scale's
+        preset, then ``overrides`` (settings by dotted or bare name, see :func:`~roml.experiments.config.
+        with_overrides`).
 
-        Raises a ``ValueError`` naming an unknown method, scale or overridden field, or a setting of the wrong
-        type or out of its range (:func:`check_settings`).
+        Raises a ``ValueError`` naming an unknown method, scale or setting, or a setting of the wrong type or out
+        of its range.
         """
         if method not in self.methods:
             raise ValueError(f"unknown method {method!r} for {self.name}; choose from {', '.join(self.methods)}")
@@ -176,25 +83,23 @@ class Experiment(ABC):
             raise ValueError(f"unknown scale {scale!r}; choose from {', '.join(self.presets)}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        overrides = dict(overrides or {})
-        fixed = {"experiment", "method", "seed", "scale"} & set(overrides)
-        unknown = set(overrides) - {f.name for f in fields(self.config_class)}
-        if fixed or unknown:
-            raise ValueError(f"cannot override {sorted(fixed | unknown)} of a {self.name} run")
-        settings = {**self.presets[scale], **overrides}
-        check_settings(self.config_class, settings)
+        fixed = set(IDENTITY) & set(overrides or {})
+        if fixed:
+            raise ValueError(f"cannot override {sorted(fixed)} of a {self.name} run")
         base = self.config_class(experiment=self.name, method=method, seed=seed, scale=scale)
-        return replace(base, **settings)
+        return with_overrides(with_overrides(base, self.presets[scale]), overrides)
 
     def config_from_dict(self, values: dict[str, Any]) -> RunConfig:
-        """The run configuration of ``values`` (e.g. a run's ``config.json``: its lists are read as tuples)."""
-        values = {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
-        known = {f.name for f in fields(self.config_class)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown configuration keys for {self.name}: {sorted(unknown)}")
-        check_settings(self.config_class, values)
-        return self.config_class(**values)
+        """The run configuration of ``values``: a run's ``config.json`` (nested; or flat, as written before
+        configurations had parts: converted), or :meth:`RunConfig.to_dict`'s output. Raises a ``ValueError``
+        naming an unknown or bad setting."""
+        if not isinstance(values, dict):
+            raise ValueError(f"a configuration must be a dict, got {type(values).__name__}")
+        identity = {key: values[key] for key in IDENTITY[1:] if key in values}
+        base = self.config(
+            identity.get("method", self.methods[0]), identity.get("seed", 0), identity.get("scale", "paper")
+        )
+        return config_from_dict(base, {key: value for key, value in values.items() if key != "experiment"})
 
     @abstractmethod
     def run(self, config: RunConfig, run_dir: RunDir, progress: ProgressFn) -> dict[str, Any]:

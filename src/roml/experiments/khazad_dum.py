@@ -21,7 +21,7 @@ the ``n_shown_tasks`` rainiest test tasks, for the paper's Fig. 3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -29,8 +29,10 @@ import pandas as pd
 
 from roml.envs.khazad_dum_spec import EPISODE_LENGTH, RAIN_MEAN
 from roml.experiments.base import Metric
+from roml.experiments.config import NON_NEGATIVE
 from roml.experiments.results import RunDir
-from roml.experiments.varibad import VariBADExperiment, VariBADRunConfig, return_metrics, test_table
+from roml.experiments.samplers import SamplerConfig
+from roml.experiments.varibad import VariBADEval, VariBADExperiment, VariBADRunConfig, return_metrics, test_table
 from roml.tasks import Exponential
 
 if TYPE_CHECKING:  # the environment (numba) loads when a run makes one, not for the experiment's description
@@ -41,23 +43,28 @@ PATHS = ("short", "long", "fell", "reached_goal")
 
 
 @dataclass(frozen=True)
-class KhazadDumConfig(VariBADRunConfig):
-    """One Khazad-Dum run. Defaults are the paper's settings (App. D.1; docs/authors-code.md, section 5, KD
-    column): those of :class:`~roml.experiments.varibad.VariBADRunConfig` (5e6 frames; the authors ran 8e6, but the
-    paper's curves flatten well before 5e6) and :class:`roml.algos.varibad.VariBADConfig`, with these robustness
-    settings."""
+class KhazadDumEval(VariBADEval):
+    """Khazad-Dum's validation and test (the ``eval`` part): 3000 test tasks, and the episodes of the rainiest
+    saved."""
 
-    episode_length: ClassVar[int] = EPISODE_LENGTH
-    alpha: float = 0.01
-    """Robustness level of CVaR-ML and RoML, and of the reported CVaR."""
-    beta: float = 0.05
-    """RoML: the CEM quantile (App. D.1)."""
-    cem_batch_size: int = 128
-    """RoML: tasks per CEM update (4 iterations, as the authors)."""
     n_test_tasks: int = 3000
     """Fixed test tasks, drawn once from the original distribution."""
     n_shown_tasks: int = 8
     """Test tasks (the rainiest) whose episodes are saved in ``episodes.csv``."""
+
+    limits = {**VariBADEval.limits, "n_shown_tasks": NON_NEGATIVE}
+
+
+@dataclass(frozen=True)
+class KhazadDumConfig(VariBADRunConfig):
+    """One Khazad-Dum run. Defaults are the paper's settings (App. D.1; docs/authors-code.md, section 5, KD
+    column): VariBAD's defaults (:class:`roml.algos.varibad.VariBADConfig`), 5e6 frames (the authors ran 8e6, but
+    the paper's curves flatten well before 5e6), and for the sampler alpha 0.01, beta 0.05 and a CEM update every
+    128 tasks (4 iterations, as the authors)."""
+
+    episode_length: ClassVar[int] = EPISODE_LENGTH
+    sampler: SamplerConfig = field(default_factory=lambda: SamplerConfig(alpha=0.01, beta=0.05, cem_batch_size=128))
+    eval: KhazadDumEval = field(default_factory=KhazadDumEval)
 
 
 def run_episodes(agent, tasks: np.ndarray, seed: int, observer_tasks: np.ndarray | None = None):
@@ -90,21 +97,13 @@ class KhazadDumExperiment(VariBADExperiment):
     description = "Khazad-Dum with VariBAD (Section 6.1, App. D.1)"
     config_class = KhazadDumConfig
     presets = {
-        "smoke": dict(
-            frames=12 * 512,
-            num_envs=8,
-            episodes_per_task=2,
-            precollect_frames=600,
-            vae_buffer_size=64,
-            cem_batch_size=16,
-            pool_size=16,
-            n_valid_tasks=50,
-            eval_every=4,
-            n_test_tasks=100,
-            n_shown_tasks=2,
-            checkpoint_every=5,
-        ),
-        "quick": dict(frames=2_000_000, n_test_tasks=3000, eval_every=25),
+        "smoke": {
+            "loop": dict(frames=12 * 512, checkpoint_every=5),
+            "varibad": dict(num_envs=8, episodes_per_task=2, precollect_frames=600, vae_buffer_size=64),
+            "sampler": dict(cem_batch_size=16, pool_size=16),
+            "eval": dict(n_valid_tasks=50, eval_every=4, n_test_tasks=100, n_shown_tasks=2),
+        },
+        "quick": {"loop": dict(frames=2_000_000), "eval": dict(n_test_tasks=3000, eval_every=25)},
         "paper": {},
     }
     table_metrics = (
@@ -136,10 +135,10 @@ class KhazadDumExperiment(VariBADExperiment):
         return {"train_mean_tau": float(batch.tasks.mean())}
 
     def test(self, config: KhazadDumConfig, agent, run_dir: RunDir, model: str = "final") -> dict[str, float]:
-        tasks = self.evaluation_tasks(config.n_test_tasks, config.test_seed)[:, 0]
-        shown = np.sort(np.argsort(-tasks, kind="stable")[: config.n_shown_tasks])
-        rollout, positions = run_episodes(agent, tasks, config.test_seed, shown)
-        k = config.episodes_per_task
+        tasks = self.evaluation_tasks(config.eval.n_test_tasks, config.eval.test_seed)[:, 0]
+        shown = np.sort(np.argsort(-tasks, kind="stable")[: config.eval.n_shown_tasks])
+        rollout, positions = run_episodes(agent, tasks, config.eval.test_seed, shown)
+        k = config.varibad.episodes_per_task
         table = test_table({"tau": tasks}, rollout.episode_returns)
         for episode, info in enumerate(rollout.episode_infos):
             table[f"path_{episode}"] = _path_names(info)
@@ -154,7 +153,7 @@ class KhazadDumExperiment(VariBADExperiment):
         )
         run_dir.write_csv(run_dir.model_file("episodes", model), episodes)
         return {
-            **return_metrics(rollout.episode_returns, config.alpha),
+            **return_metrics(rollout.episode_returns, config.sampler.alpha),
             **{path: float(np.mean([info[path] for info in rollout.episode_infos])) for path in PATHS},
         }
 

@@ -43,108 +43,71 @@ in 23 GB of memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from roml.algos.varibad.config import PRESETS
+from roml.algos.varibad.config import PRESETS, VariBADConfig
 from roml.envs.mujoco.catalog import ENVIRONMENTS, EPISODE_LENGTH, env_class, task_family
 from roml.experiments.base import Metric
+from roml.experiments.config import Part, flatten
 from roml.experiments.registry import mujoco_experiment_name
 from roml.experiments.results import RunDir
-from roml.experiments.varibad import VariBADExperiment, VariBADRunConfig, return_metrics, test_table
+from roml.experiments.samplers import SamplerConfig
+from roml.experiments.varibad import (
+    VariBADEval,
+    VariBADExperiment,
+    VariBADLoop,
+    VariBADRunConfig,
+    return_metrics,
+    test_table,
+)
 from roml.tasks import PolarDisc, TaskFamily
 
-__all__ = ["EXPERIMENTS", "PAPER_FRAMES", "MujocoConfig", "MujocoExperiment"]
+__all__ = ["EXPERIMENTS", "PAPER_FRAMES", "MujocoConfig", "MujocoEnvOptions", "MujocoExperiment"]
 
-_HC = PRESETS["half-cheetah"]
+
+@dataclass(frozen=True)
+class MujocoEnvOptions(Part):
+    """The environment's options (the ``env`` part; None: the environment's default), checked against the
+    environment's own when a run overrides them (:meth:`MujocoExperiment.config`)."""
+
+    observation: str | None = None
+    """The ``observation`` option, where the environment has one (HalfCheetah: ``"authors"``, 20 numbers with the
+    torso's position, or ``"v5"``, Gymnasium's 17)."""
+    mass_physics: str | None = None
+    """The ``mass_physics`` option, where the environment has one (the Mass and Body tasks: ``"authors"``, masses
+    (and, but on Ant, the robot's radii) scaled, inertia and derived constants as compiled, or ``"density"``, mass
+    and inertia scaled, constants recomputed)."""
 
 
 @dataclass(frozen=True)
 class MujocoConfig(VariBADRunConfig):
     """One MuJoCo run. The defaults are the HalfCheetah settings (docs/authors-code.md, section 5, HC column;
-    App. D.2); each experiment's presets replace them with its robot's column (:data:`roml.algos.varibad.PRESETS`)
-    and its frames."""
+    App. D.2): VariBAD's HalfCheetah preset (:data:`roml.algos.varibad.PRESETS`), 3e7 frames, RoML with nu 0.2 and
+    a CEM update every 128 tasks; each experiment's presets replace them with its robot's column, its own settings
+    (:data:`_OWN`) and its frames."""
 
     episode_length: ClassVar[int] = EPISODE_LENGTH
-    frames: int = 30_000_000
-    """Environment frames of training (the authors' num_frames)."""
-    num_envs: int = _HC["num_envs"]
-    """Tasks per iteration, one per environment (see :data:`roml.algos.varibad.PRESETS` for the choice per robot)."""
-    episodes_per_task: int = _HC["episodes_per_task"]
-    """Episodes of a task (K = 2)."""
-    policy_layers: tuple[int, ...] = _HC["policy_layers"]
-    """Hidden layers of the actor and of the critic."""
-    state_embedding: int = _HC["state_embedding"]
-    """Width of the policy's state embedding (0: none)."""
-    latent_embedding: int = _HC["latent_embedding"]
-    """Width of the policy's latent embedding (0: none)."""
-    policy_init: str = _HC["policy_init"]
-    """Initialisation of the policy's towers: normc or orthogonal."""
-    policy_lr: float = _HC["policy_lr"]
-    """Adam learning rate of the policy."""
-    anneal_lr: bool = _HC["anneal_lr"]
-    """Anneal the policy's learning rate linearly to 0 over the run."""
-    ppo_epochs: int = _HC["ppo_epochs"]
-    """PPO epochs per update."""
-    ppo_minibatches: int = _HC["ppo_minibatches"]
-    """PPO minibatches per epoch."""
-    ppo_clip: float = _HC["ppo_clip"]
-    """PPO's ratio (and value) clip."""
-    entropy_coef: float = _HC["entropy_coef"]
-    """PPO's entropy bonus."""
-    gamma: float = _HC["gamma"]
-    """Discount factor."""
-    latent_dim: int = _HC["latent_dim"]
-    """Dimension of VariBAD's task embedding."""
-    normalize_latent: bool = _HC["normalize_latent"]
-    """Standardise the policy's latent input."""
-    vae_updates: int = _HC["vae_updates"]
-    """VAE updates per iteration."""
-    tbptt: int | None = _HC["tbptt"]
-    """Truncated back-propagation through the encoder every this many steps (None: the whole BAMDP)."""
-    vae_subsample_elbos: int | None = _HC["vae_subsample_elbos"]
-    """ELBO terms drawn per trajectory (None: all)."""
-    vae_subsample_decodes: int | None = _HC["vae_subsample_decodes"]
-    """Transitions decoded per ELBO term (None: all)."""
-    vae_decode_rows: int | None = None
-    """Most decodes per backward pass of the VAE; a larger ELBO is decoded in chunks (Ant: 16384; see
-    :class:`roml.algos.varibad.VariBADConfig`)."""
-    action_map: str = _HC["action_map"]
-    """How the policy's Gaussian sample reaches the environment: ``"raw"`` (HalfCheetah, Ant: the control cost pays
-    for it), ``"tanh"``-squashed into the bounds (Humanoid) or ``"clip"``-ped to them."""
-    episode_ends: str = _HC["episode_ends"]
-    """How GAE treats episode ends: ``"truncate"`` (the authors': each 200-step end a time-limit truncation) or
-    ``"bamdp"`` (through the inner episode's end, the BAMDP's end terminal)."""
-    observation: str | None = None
-    """The environment's ``observation`` option, where it has one (HalfCheetah: ``"authors"``, 20 numbers with the
-    torso's position, or ``"v5"``, Gymnasium's 17); None: the environment's default."""
-    mass_physics: str | None = None
-    """The environment's ``mass_physics`` option, where it has one (the Mass and Body tasks: ``"authors"``, masses
-    (and, but on Ant, the robot's radii) scaled, inertia and derived constants as compiled, or ``"density"``, mass
-    and inertia scaled, constants recomputed); None: the environment's default."""
-    nu: float = 0.2
-    """RoML: fraction of every CEM batch drawn from the original distribution (App. D.2)."""
-    cem_batch_size: int = 128
-    """RoML: tasks per CEM update (the authors': 128; 512 for the 10-D tasks)."""
-    n_valid_tasks: int = 64
-    """Fixed validation tasks, run every ``eval_every`` iterations."""
-    eval_every: int = 50
-    """Iterations between validations."""
-    checkpoint_every: int = 50
-    """Iterations between checkpoints."""
-    test_best_valid: bool = True
-    """Also test the best-validation models (see :mod:`roml.experiments.varibad`)."""
+    sampler: SamplerConfig = field(default_factory=lambda: SamplerConfig(nu=0.2, cem_batch_size=128))
+    varibad: VariBADConfig = field(default_factory=lambda: VariBADConfig.preset("half-cheetah"))
+    loop: VariBADLoop = field(default_factory=lambda: VariBADLoop(frames=30_000_000, checkpoint_every=50))
+    eval: VariBADEval = field(default_factory=lambda: VariBADEval(n_valid_tasks=64, test_best_valid=True))
+    env: MujocoEnvOptions = field(default_factory=MujocoEnvOptions)
 
 
 EVAL_CHUNK = 250
 """Evaluation runs its fixed tasks on vector envs of at most this many environments (bounded memory)."""
 
 _ROBOTS: dict[str, dict[str, Any]] = {  # per robot: VariBAD's column, then how often to validate and checkpoint
-    "HalfCheetah": {**PRESETS["half-cheetah"], "eval_every": 50, "checkpoint_every": 50},
-    "Humanoid": {**PRESETS["humanoid"], "eval_every": 25, "checkpoint_every": 25, "vae_buffer_size": 2500},
-    "Ant": {**PRESETS["ant"], "eval_every": 100, "checkpoint_every": 100},
+    "HalfCheetah": {"varibad": PRESETS["half-cheetah"], "eval": {"eval_every": 50}, "loop": {"checkpoint_every": 50}},
+    "Humanoid": {
+        "varibad": {**PRESETS["humanoid"], "vae_buffer_size": 2500},
+        "eval": {"eval_every": 25},
+        "loop": {"checkpoint_every": 25},
+    },
+    "Ant": {"varibad": PRESETS["ant"], "eval": {"eval_every": 100}, "loop": {"checkpoint_every": 100}},
 }
 
 PAPER_FRAMES: dict[str, float] = {
@@ -164,43 +127,42 @@ PAPER_FRAMES: dict[str, float] = {
 """The authors' num_frames per environment (docs/authors-code.md, section 5)."""
 
 _OWN: dict[str, dict[str, Any]] = {  # settings that differ from the robot's column
-    "HalfCheetahVel": {"observation": "authors"},
-    **{f"HalfCheetah10D-{key}": {"cem_batch_size": 512, "observation": "authors"} for key in "abc"},
-    **{name: {"observation": "authors", "mass_physics": "authors"} for name in ("HalfCheetahMass", "HalfCheetahBody")},
-    **{name: {"mass_physics": "authors"} for name in ("HumanoidMass", "HumanoidBody", "AntBody")},
-    "AntMass": {"vae_subsample_elbos": 100, "vae_subsample_decodes": 100, "mass_physics": "authors"},
+    "HalfCheetahVel": {"env.observation": "authors"},
+    **{f"HalfCheetah10D-{key}": {"sampler.cem_batch_size": 512, "env.observation": "authors"} for key in "abc"},
+    **{
+        name: {"env.observation": "authors", "env.mass_physics": "authors"}
+        for name in ("HalfCheetahMass", "HalfCheetahBody")
+    },
+    **{name: {"env.mass_physics": "authors"} for name in ("HumanoidMass", "HumanoidBody", "AntBody")},
+    "AntMass": {
+        "varibad.vae_subsample_elbos": 100,
+        "varibad.vae_subsample_decodes": 100,
+        "env.mass_physics": "authors",
+    },
 }
 """Per environment: its own settings, among them the authors' observation (HalfCheetah) and mass physics (the Mass
 and Body tasks) where the environment offers them as options (see ``docs/architecture.md`` for what they changed;
 Humanoid's and Ant's observations carry the same information as the authors', so they have no such option)."""
 
-ENV_OPTIONS = ("observation", "mass_physics")
-"""The config fields that are options of the environment (passed to its constructor unless None)."""
-
 EXPERIMENTS: dict[str, str] = {mujoco_experiment_name(env): env for env in ENVIRONMENTS}
 """Experiment name -> environment name."""
 
-SMOKE = dict(
-    num_envs=4,
-    precollect_frames=800,
-    vae_buffer_size=16,
-    vae_subsample_elbos=20,
-    vae_subsample_decodes=20,
-    cem_batch_size=8,
-    pool_size=8,
-    n_valid_tasks=4,
-    eval_every=3,
-    n_test_tasks=20,
-    checkpoint_every=2,
-)
+SMOKE = {
+    "varibad": dict(
+        num_envs=4, precollect_frames=800, vae_buffer_size=16, vae_subsample_elbos=20, vae_subsample_decodes=20
+    ),
+    "sampler": dict(cem_batch_size=8, pool_size=8),
+    "eval": dict(n_valid_tasks=4, eval_every=3, n_test_tasks=20),
+    "loop": dict(checkpoint_every=2),
+}
 """Smoke scale (seconds; the tests): 3 iterations of 4 tasks (2 tasks for Humanoid), a tiny VAE buffer, 20 ELBO
 terms x 20 decodes (Ant's paper setting decodes all 400 x 401), one validation on 4 tasks, 20 test tasks (8 for the
 slower Humanoid and Ant)."""
 
 QUICK: dict[str, dict[str, Any]] = {
-    "HalfCheetah": {"frames": 3_000_000},
-    "Humanoid": {"frames": 1_000_000},
-    "Ant": {"frames": 1_000_000, "vae_subsample_elbos": 100, "vae_subsample_decodes": 100},
+    "HalfCheetah": {"loop.frames": 3_000_000},
+    "Humanoid": {"loop.frames": 1_000_000},
+    "Ant": {"loop.frames": 1_000_000, "varibad.vae_subsample_elbos": 100, "varibad.vae_subsample_decodes": 100},
 }
 """Quick scale per robot: fewer frames (a tenth of HalfCheetah's 3e7; 1e6 for the slower Humanoid and Ant), the rest
 as the paper, except that Ant subsamples 100 ELBO terms x 100 decodes (as the authors' Ant-Mass) instead of decoding
@@ -228,14 +190,14 @@ class MujocoExperiment(VariBADExperiment):
         self.env_name = env_name = EXPERIMENTS[name]
         self.robot = next(robot for robot in _ROBOTS if env_name.startswith(robot))
         self.description = f"{env_name} with VariBAD (Section 6.2, App. D.2)"
-        paper = {**_ROBOTS[self.robot], **_OWN.get(env_name, {}), "frames": int(PAPER_FRAMES[env_name])}
+        paper = {**flatten(_ROBOTS[self.robot]), **_OWN.get(env_name, {}), "loop.frames": int(PAPER_FRAMES[env_name])}
         smoke = {
-            **SMOKE,
-            **({"num_envs": 2} if self.robot == "Humanoid" else {}),
-            **({"n_test_tasks": 8} if self.robot != "HalfCheetah" else {}),
+            **flatten(SMOKE),
+            **({"varibad.num_envs": 2} if self.robot == "Humanoid" else {}),
+            **({"eval.n_test_tasks": 8} if self.robot != "HalfCheetah" else {}),
         }
         self.presets = {
-            "smoke": {**paper, **smoke, "frames": 3 * smoke["num_envs"] * 2 * EPISODE_LENGTH},
+            "smoke": {**paper, **smoke, "loop.frames": 3 * smoke["varibad.num_envs"] * 2 * EPISODE_LENGTH},
             "quick": {**paper, **QUICK[self.robot]},
             "paper": paper,
         }
@@ -249,19 +211,19 @@ class MujocoExperiment(VariBADExperiment):
         return ("radius", "angle") if isinstance(family, PolarDisc) else family.names
 
     def config(self, method: str, seed: int, scale: str, overrides: dict[str, Any] | None = None) -> MujocoConfig:
-        """As :meth:`Experiment.config`; an environment option given in ``overrides`` (:data:`ENV_OPTIONS`) is also
-        checked against the environment's, so that a bad one fails before any run folder is made. The check imports
-        the environment's module (``mujoco``, numba), so the presets' own options are left to the environment, which
+        """As :meth:`Experiment.config`; environment options that ``overrides`` change are also checked against
+        the environment's, so that a bad one fails before any run folder is made. The check imports the
+        environment's module (``mujoco``, numba), so the presets' own options are left to the environment, which
         checks them when it is made (``roml list`` and ``roml report`` build preset configurations)."""
         config = super().config(method, seed, scale, overrides)
-        if set(overrides or {}) & set(ENV_OPTIONS):
+        if overrides and config.env != super().config(method, seed, scale).env:
             env_class(self.env_name).check_options(**self.env_options(config))
         return config
 
     @staticmethod
     def env_options(config: MujocoConfig) -> dict[str, str]:
-        """The environment options that ``config`` sets (:data:`ENV_OPTIONS` that are not None)."""
-        return {key: getattr(config, key) for key in ENV_OPTIONS if getattr(config, key) is not None}
+        """The environment options that ``config`` sets (those of its ``env`` part that are not None)."""
+        return {key: value for key, value in asdict(config.env).items() if value is not None}
 
     def make_env(self, num_envs: int, config: MujocoConfig):
         from roml.envs.mujoco.vector import MujocoTaskVecEnv
@@ -289,8 +251,8 @@ class MujocoExperiment(VariBADExperiment):
         return {f"train_mean_u_{name}": float(m) for name, m in zip(self.phi_names, means)}
 
     def test(self, config: MujocoConfig, agent, run_dir: RunDir, model: str = "final") -> dict[str, float]:
-        tasks = self.evaluation_tasks(config.n_test_tasks, config.test_seed)
-        episode_returns = self._run_fixed(agent, tasks, config.test_seed, config)
+        tasks = self.evaluation_tasks(config.eval.n_test_tasks, config.eval.test_seed)
+        episode_returns = self._run_fixed(agent, tasks, config.eval.test_seed, config)
         names = self.task_family().names
         run_dir.write_csv(run_dir.model_file("test", model), test_table(dict(zip(names, tasks.T)), episode_returns))
-        return return_metrics(episode_returns, config.alpha)
+        return return_metrics(episode_returns, config.sampler.alpha)

@@ -22,10 +22,13 @@ import os
 import platform
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from roml.experiments.config import flatten
 
 __all__ = ["RunDir", "RunFolderError", "atomic_write_bytes", "atomic_write_text", "read_json"]
 
@@ -205,22 +208,37 @@ class RunDir:
     def is_finished(self) -> bool:
         return self.summary_file.exists()
 
-    def prepare(self, config: dict) -> None:
-        """Create the folder for ``config``, or check that an existing one holds the same configuration.
+    def prepare(self, config: dict, convert: Callable[[dict], dict] | None = None) -> None:
+        """Create the folder for ``config``, or check that an existing one holds the same configuration (see
+        :meth:`check_config`; an existing ``config.json`` is kept as it is).
 
         Raises :class:`RunFolderError` (and touches nothing) when the folder holds a run of another configuration.
         """
-        if not self.check_config(config):
+        if not self.check_config(config, convert):
             self.write_json(self.config_file, config)
 
-    def check_config(self, config: dict) -> bool:
+    def check_config(self, config: dict, convert: Callable[[dict], dict] | None = None) -> bool:
         """Whether the folder already holds a run of ``config``; :class:`RunFolderError` if it holds a run of
-        another configuration. Writes nothing."""
+        another configuration. ``convert`` reads the existing ``config.json`` first (e.g. a flat configuration
+        written by an older roml, as today's nested one); a ``ValueError`` it raises counts as another
+        configuration. Writes nothing."""
         if not self.config_file.exists():
             return False
         existing = read_json(self.config_file)
-        if existing != json.loads(json.dumps(config, default=_json_default)):
-            changed = sorted(k for k in set(existing) | set(config) if existing.get(k) != config.get(k))
+        if convert is not None:
+            try:
+                existing = convert(existing)
+            except ValueError as error:
+                raise RunFolderError(
+                    f"{self.path} holds a run of another configuration ({error}); use another --out folder or "
+                    "remove that run"
+                ) from None
+        existing = json.loads(json.dumps(existing, default=_json_default))
+        config = json.loads(json.dumps(config, default=_json_default))
+        if existing != config:
+            flat_existing, flat_config = flatten(existing), flatten(config)
+            keys = set(flat_existing) | set(flat_config)
+            changed = sorted(k for k in keys if flat_existing.get(k) != flat_config.get(k))
             raise RunFolderError(
                 f"{self.path} holds a run of another configuration (differs in {', '.join(changed)}); "
                 "use another --out folder or remove that run"
@@ -271,7 +289,7 @@ class RunDir:
             "method": config.method,
             "seed": config.seed,
             "scale": config.scale,
-            "alpha": config.alpha,
+            "alpha": config.sampler.alpha,
             "n_test_tasks": n_test_tasks,
             "metrics": metrics,
         }

@@ -68,7 +68,7 @@ def _execute(job: _Job, sink=None) -> dict[str, Any]:
     run_dir = RunDir(job.out, job.experiment, config.method, config.seed)
     if run_dir.is_finished():
         return run_dir.read_summary()
-    run_dir.prepare(config.to_dict())
+    run_dir.prepare(config.to_dict(), lambda saved: experiment.config_from_dict(saved).to_dict())
     reporter = _ThrottledReporter(job.name, sink.put if hasattr(sink, "put") else (sink or (lambda _: None)))
     return experiment.run(config, run_dir, reporter)
 
@@ -81,10 +81,14 @@ def _make_jobs(experiment_name, methods, seeds, scale, out: Path, overrides=None
     methods = tuple(methods) if methods else experiment.methods
     configs = [experiment.config(method, seed, scale, overrides) for method in methods for seed in seeds]
     runs = [(RunDir(out, experiment.name, c.method, c.seed), c.to_dict()) for c in configs]
+
+    def convert(saved: dict) -> dict:  # a config.json of an older roml (flat) reads as today's
+        return experiment.config_from_dict(saved).to_dict()
+
     for run_dir, config in runs:
-        run_dir.check_config(config)
+        run_dir.check_config(config, convert)
     for run_dir, config in runs:
-        run_dir.prepare(config)
+        run_dir.prepare(config, convert)
     return [_Job(experiment.name, config, str(out)) for _, config in runs]
 
 
@@ -99,7 +103,8 @@ def train(
 ) -> dict:
     """Train, evaluate and write one run in this process (resuming it if it was interrupted).
 
-    ``overrides`` replaces fields of the scale's preset (e.g. ``{"iterations": 500}``).
+    ``overrides`` replaces settings of the scale's preset, by dotted or bare name (e.g. ``{"loop.iterations":
+    500}`` or ``{"iterations": 500}``).
     """
     (job,) = _make_jobs(experiment, [method], [seed], scale, Path(out), overrides)
     with _Bars(progress) as bars:

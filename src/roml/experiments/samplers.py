@@ -8,15 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from roml.experiments.base import RunConfig
+from roml.experiments.config import AT_LEAST_ONE, Limit, Part
 from roml.samplers import CVaRSampler, FixedPoolSampler, RoMLSampler, TaskSampler, UniformSampler
 from roml.tasks import TaskFamily
 
 
 @dataclass(frozen=True)
-class SamplerConfig(RunConfig):
-    """The task-sampler settings every experiment's run configuration carries (the paper's defaults; an
-    experiment re-declares a field whose paper value differs)."""
+class SamplerConfig(Part):
+    """The task sampler's settings (the ``sampler`` part of a run's configuration); the defaults are the paper's
+    MuJoCo ones, and an experiment's configuration sets the values its paper setting differs in."""
 
     alpha: float = 0.05
     """Robustness level of CVaR-ML and RoML, and of the reported CVaR."""
@@ -31,28 +31,36 @@ class SamplerConfig(RunConfig):
     pool_size: int = 100
     """naive: size of the fixed task pool (App. D.4's M)."""
 
+    limits = {
+        "alpha": Limit(0, 1, open_low=True),
+        "beta": Limit(0, 1, open_low=True, open_high=True),
+        "nu": Limit(0, 1, open_high=True),
+        "soft_update": Limit(0, 1, open_high=True),
+        "cem_batch_size": AT_LEAST_ONE,
+        "pool_size": AT_LEAST_ONE,
+    }
+
 
 def make_sampler(config, family: TaskFamily, seed, baseline: str) -> TaskSampler:
-    """The sampler of ``config.method``: the risk-neutral ``baseline`` (e.g. ``"maml"``), ``"cvar-ml"``,
-    ``"roml"`` or ``"naive"``, with the run's ``alpha`` / ``beta`` / ``nu`` / ``soft_update`` /
-    ``cem_batch_size`` / ``pool_size`` settings."""
-    method = config.method
+    """The sampler of run configuration ``config``'s method: the risk-neutral ``baseline`` (e.g. ``"maml"``),
+    ``"cvar-ml"``, ``"roml"`` or ``"naive"``, with the settings of its ``sampler`` part."""
+    method, settings = config.method, config.sampler
     if method == baseline:
         return UniformSampler(family, seed=seed)
     if method == "cvar-ml":
-        return CVaRSampler(family, alpha=config.alpha, seed=seed)
+        return CVaRSampler(family, alpha=settings.alpha, seed=seed)
     if method == "roml":
         return RoMLSampler(
             family,
-            alpha=config.alpha,
-            beta=config.beta,
-            nu=config.nu,
-            soft_update=config.soft_update,
-            batch_size=config.cem_batch_size,
+            alpha=settings.alpha,
+            beta=settings.beta,
+            nu=settings.nu,
+            soft_update=settings.soft_update,
+            batch_size=settings.cem_batch_size,
             seed=seed,
         )
     if method == "naive":
-        return FixedPoolSampler(family, alpha=config.alpha, pool_size=config.pool_size, seed=seed)
+        return FixedPoolSampler(family, alpha=settings.alpha, pool_size=settings.pool_size, seed=seed)
     raise ValueError(f"unknown method {method!r}; choose from {baseline}, cvar-ml, roml, naive")
 
 

@@ -18,13 +18,15 @@ The final model is tested (the authors additionally kept the best of periodic va
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from roml.envs.sine import SINE_HIGH, SINE_LOW, SINE_NAMES, sample_sine_data
-from roml.experiments.base import Experiment, Metric
+from roml.algos.maml_config import MAMLConfig
+from roml.experiments.base import Experiment, Metric, RunConfig
+from roml.experiments.config import AT_LEAST_ONE, NON_NEGATIVE, Part
 from roml.experiments.results import RunDir
 from roml.experiments.samplers import SamplerConfig, history_frame, make_sampler
 from roml.risk import upper_cvar
@@ -34,27 +36,21 @@ TEST_STEPS = 5
 
 
 @dataclass(frozen=True)
-class SineConfig(SamplerConfig):
-    """One sine-regression run. Defaults are the paper's settings (App. E; docs/authors-code.md, section 7)."""
+class SineLoop(Part):
+    """The sine experiment's training loop (the ``loop`` part)."""
 
     iterations: int = 10_000
     """Meta-iterations (meta-batches) of training."""
-    tasks_per_batch: int = 20
-    """Tasks per meta-batch."""
-    n_support: int = 10
-    """Support points per training task (the inner SGD step's data)."""
-    n_query: int = 10
-    """Query points per training task (the meta-loss's data)."""
-    inner_lr: float = 0.01
-    """Learning rate of MAML's inner SGD step."""
-    inner_steps: int = 1
-    """Inner SGD steps during meta-training."""
-    first_order: bool = False
-    """First-order MAML; the paper uses second-order gradients."""
-    outer_lr: float = 1e-3
-    """Adam learning rate of the meta-update."""
-    cem_batch_size: int = 200
-    """RoML: tasks per CEM update (10 meta-batches, as the authors)."""
+    checkpoint_every: int = 500
+    """Meta-iterations between checkpoints."""
+
+    limits = dict.fromkeys(("iterations", "checkpoint_every"), AT_LEAST_ONE)
+
+
+@dataclass(frozen=True)
+class SineEval(Part):
+    """The sine experiment's test (the ``eval`` part)."""
+
     n_test_tasks: int = 10_000
     """Fixed test tasks, drawn once from the original distribution."""
     test_support: int = 10
@@ -63,8 +59,21 @@ class SineConfig(SamplerConfig):
     """Query points per test task."""
     test_seed: int = 2
     """Seed of the test set (independent of the training seed)."""
-    checkpoint_every: int = 500
-    """Meta-iterations between checkpoints."""
+
+    limits = {**dict.fromkeys(("n_test_tasks", "test_support", "test_query"), AT_LEAST_ONE), "test_seed": NON_NEGATIVE}
+
+
+@dataclass(frozen=True)
+class SineConfig(RunConfig):
+    """One sine-regression run; the defaults are the paper's settings (App. E; docs/authors-code.md, section 7):
+    MAML's (:class:`~roml.algos.maml_config.MAMLConfig`: 20 tasks per meta-batch of 10 support and 10 query points,
+    one second-order inner step) and the sampler's, with a CEM update every 200 tasks (10 meta-batches, as the
+    authors)."""
+
+    sampler: SamplerConfig = field(default_factory=lambda: SamplerConfig(cem_batch_size=200))
+    maml: MAMLConfig = field(default_factory=MAMLConfig)
+    loop: SineLoop = field(default_factory=SineLoop)
+    eval: SineEval = field(default_factory=SineEval)
 
 
 def sine_family() -> BetaBox:
@@ -74,10 +83,11 @@ def sine_family() -> BetaBox:
 
 def test_set(config: SineConfig):
     """The fixed test tasks and their data: identical for every method and training seed."""
-    rng = np.random.default_rng(config.test_seed)
+    test = config.eval
+    rng = np.random.default_rng(test.test_seed)
     family = sine_family()
-    tasks = family.sample(family.phi0, config.n_test_tasks, rng)
-    return tasks, sample_sine_data(tasks, config.test_support, config.test_query, rng)
+    tasks = family.sample(family.phi0, test.n_test_tasks, rng)
+    return tasks, sample_sine_data(tasks, test.test_support, test.test_query, rng)
 
 
 class SineExperiment(Experiment):
@@ -86,8 +96,12 @@ class SineExperiment(Experiment):
     methods = ("maml", "cvar-ml", "roml", "naive")
     config_class = SineConfig
     presets = {
-        "smoke": dict(iterations=60, n_test_tasks=300, cem_batch_size=40, pool_size=40, checkpoint_every=20),
-        "quick": dict(iterations=3000, n_test_tasks=10_000),
+        "smoke": {
+            "loop": dict(iterations=60, checkpoint_every=20),
+            "eval": dict(n_test_tasks=300),
+            "sampler": dict(cem_batch_size=40, pool_size=40),
+        },
+        "quick": {"loop": dict(iterations=3000)},
         "paper": {},
     }
     table_metrics = (
@@ -101,16 +115,15 @@ class SineExperiment(Experiment):
     def run(self, config: SineConfig, run_dir: RunDir, progress) -> dict:
         import torch
 
-        from roml.algos.maml import MAML, MAMLConfig
+        from roml.algos.maml import MAML
 
         sampler_seed, data_seed, model_seed = np.random.SeedSequence(config.seed).spawn(3)
         family = sine_family()
         sampler = make_sampler(config, family, sampler_seed, baseline="maml")
         data_rng = np.random.default_rng(data_seed)
         generator = torch.Generator().manual_seed(int(model_seed.generate_state(1)[0]))
-        # SineConfig repeats MAMLConfig's fields (flat, so that config.json lists every setting)
-        maml_config = MAMLConfig(**{f.name: getattr(config, f.name) for f in fields(MAMLConfig)})
-        maml = MAML.for_sine(generator, maml_config)
+        maml = MAML.for_sine(generator, config.maml)
+        loop, alpha, tasks_per_batch = config.loop, config.sampler.alpha, config.maml.tasks_per_batch
         rows: list[dict] = []
         start, elapsed = 0, 0.0
         state = run_dir.load_checkpoint()
@@ -135,25 +148,25 @@ class SineExperiment(Experiment):
             )
 
         clock = time.perf_counter()
-        progress(start, config.iterations)
-        for iteration in range(start, config.iterations):
-            batch = sampler.sample(config.tasks_per_batch)
-            data = sample_sine_data(batch.tasks, config.n_support, config.n_query, data_rng)
+        progress(start, loop.iterations)
+        for iteration in range(start, loop.iterations):
+            batch = sampler.sample(tasks_per_batch)
+            data = sample_sine_data(batch.tasks, config.maml.n_support, config.maml.n_query, data_rng)
             # the sampler scores its batch (score = -loss) inside MAML's forward pass and returns the weights
             values = maml.meta_step(data, lambda losses, batch=batch: sampler.observe(batch, -losses))
             now = time.perf_counter()
             rows.append(
                 {
                     "iteration": iteration + 1,
-                    "tasks": (iteration + 1) * config.tasks_per_batch,
+                    "tasks": (iteration + 1) * tasks_per_batch,
                     "wall_time": elapsed + now - clock,
                     "steps_per_s": (iteration + 1 - start) / max(now - clock, 1e-9),
                     "train_mean_loss": float(values.mean()),
-                    "train_cvar_loss": upper_cvar(values, config.alpha),
+                    "train_cvar_loss": upper_cvar(values, alpha),
                 }
             )
-            progress(iteration + 1, config.iterations)
-            if (iteration + 1) % config.checkpoint_every == 0 or iteration + 1 == config.iterations:
+            progress(iteration + 1, loop.iterations)
+            if (iteration + 1) % loop.checkpoint_every == 0 or iteration + 1 == loop.iterations:
                 checkpoint(iteration + 1, elapsed + now - clock)
 
         return self._test(config, maml, run_dir)
@@ -168,5 +181,5 @@ class SineExperiment(Experiment):
         metrics = {}
         for step in range(TEST_STEPS + 1):
             metrics[f"mean_loss@{step}"] = float(losses[:, step].mean())
-            metrics[f"cvar_loss@{step}"] = upper_cvar(losses[:, step], config.alpha)
-        return run_dir.write_summary(config, config.n_test_tasks, metrics)
+            metrics[f"cvar_loss@{step}"] = upper_cvar(losses[:, step], config.sampler.alpha)
+        return run_dir.write_summary(config, config.eval.n_test_tasks, metrics)

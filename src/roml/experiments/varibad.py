@@ -31,58 +31,39 @@ from __future__ import annotations
 import math
 import time
 from abc import abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from roml.experiments.base import Experiment
+from roml.algos.varibad.config import VariBADConfig
+from roml.experiments.base import Experiment, RunConfig
+from roml.experiments.config import AT_LEAST_ONE, NON_NEGATIVE, Part
 from roml.experiments.results import RunDir
 from roml.experiments.samplers import SamplerConfig, history_frame, make_sampler
 from roml.risk import cvar
 from roml.tasks import TaskFamily
 
-__all__ = ["VariBADExperiment", "VariBADRunConfig", "return_metrics", "test_table"]
+__all__ = ["VariBADEval", "VariBADExperiment", "VariBADLoop", "VariBADRunConfig", "return_metrics", "test_table"]
 
 
 @dataclass(frozen=True)
-class VariBADRunConfig(SamplerConfig):
-    """The fields of every VariBAD run, with Khazad-Dum's values as defaults (as :class:`roml.algos.varibad.
-    VariBADConfig`'s); an experiment re-declares the fields whose values differ, and may add any other
-    ``VariBADConfig`` field (a field of this config sets the same-named VariBAD setting, the others keep their
-    defaults)."""
-
-    episode_length: ClassVar[int]
-    """Steps per episode of the experiment's environment (not a field: fixed by the environment)."""
+class VariBADLoop(Part):
+    """A VariBAD run's training loop (the ``loop`` part)."""
 
     frames: int = 5_000_000
     """Environment frames of training."""
-    num_envs: int = 32
-    """Tasks per iteration, one per environment."""
-    episodes_per_task: int = 4
-    """Episodes of a task (the BAMDP); the belief carries across them."""
-    policy_lr: float = 7e-4
-    """Adam learning rate of the policy."""
-    entropy_coef: float = 0.05
-    """PPO's entropy bonus."""
-    gamma: float = 0.999
-    """Discount factor."""
-    tail_masking: str = "loss"
-    """How CVaR-ML's non-tail tasks leave PPO: ``"loss"`` (ours) or ``"advantages"`` (the authors' ``bad_masks``;
-    see :class:`roml.algos.varibad.VariBADConfig`)."""
-    episode_ends: str = "bamdp"
-    """How GAE treats episode ends: ``"bamdp"`` (through inner episodes, the BAMDP's end terminal) or
-    ``"truncate"`` (the authors': every episode end a time-limit truncation; see
-    :class:`roml.algos.varibad.VariBADConfig`)."""
-    latent_dim: int = 5
-    """Dimension of VariBAD's task embedding."""
-    kl_reduction: str = "mean"
-    """The VAE's KL over a batch of trajectories: ``"mean"`` (ours) or ``"sum"`` (the authors')."""
-    vae_buffer_size: int = 10_000
-    """Trajectories kept for the VAE."""
-    precollect_frames: int = 5000
-    """Frames collected before the first update."""
+    checkpoint_every: int = 100
+    """Iterations between checkpoints."""
+
+    limits = dict.fromkeys(("frames", "checkpoint_every"), AT_LEAST_ONE)
+
+
+@dataclass(frozen=True)
+class VariBADEval(Part):
+    """A VariBAD run's validation and test (the ``eval`` part)."""
+
     n_valid_tasks: int = 1000
     """Fixed validation tasks, run every ``eval_every`` iterations."""
     eval_every: int = 50
@@ -92,33 +73,42 @@ class VariBADRunConfig(SamplerConfig):
     test_seed: int = 2
     """Seed of the test tasks and of the test episodes' randomness (independent of the training seed); the
     validation tasks use ``test_seed + 1``."""
-    checkpoint_every: int = 100
-    """Iterations between checkpoints."""
     test_best_valid: bool = False
     """Also test the best-validation models (see the module docstring)."""
 
+    limits = {**dict.fromkeys(("n_valid_tasks", "eval_every", "n_test_tasks"), AT_LEAST_ONE), "test_seed": NON_NEGATIVE}
+
+
+@dataclass(frozen=True)
+class VariBADRunConfig(RunConfig):
+    """A VariBAD run: the sampler's settings, VariBAD's (:class:`roml.algos.varibad.VariBADConfig`; its defaults
+    are the Khazad-Dum column of the authors' table), the loop's and the evaluation's. An experiment's configuration
+    sets the defaults of the parts to its paper settings."""
+
+    episode_length: ClassVar[int]
+    """Steps per episode of the experiment's environment (not a setting: fixed by the environment)."""
+
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    varibad: VariBADConfig = field(default_factory=VariBADConfig)
+    loop: VariBADLoop = field(default_factory=VariBADLoop)
+    eval: VariBADEval = field(default_factory=VariBADEval)
+
     def __post_init__(self):
-        self.varibad_config()  # a bad VariBAD setting fails here, before any run folder is made
+        if self.varibad.total_iterations is not None:
+            raise ValueError("setting varibad.total_iterations is not a run setting: it follows from loop.frames")
 
-    def varibad_config(self):
-        """The :class:`roml.algos.varibad.VariBADConfig` of this run (its same-named fields, and
-        ``total_iterations``)."""
-        from roml.algos.varibad import VariBADConfig
-
-        return VariBADConfig.from_fields(self)
-
-    @property
-    def total_iterations(self) -> int:
-        """The run's number of iterations (what ``anneal_lr`` anneals over)."""
-        return self.iterations
+    def varibad_config(self) -> VariBADConfig:
+        """The :class:`roml.algos.varibad.VariBADConfig` of this run: the ``varibad`` part, with
+        ``total_iterations`` (what ``anneal_lr`` anneals over) the run's iterations."""
+        return replace(self.varibad, total_iterations=self.iterations)
 
     @property
     def frames_per_iteration(self) -> int:
-        return self.num_envs * self.episodes_per_task * self.episode_length
+        return self.varibad.num_envs * self.varibad.episodes_per_task * self.episode_length
 
     @property
     def iterations(self) -> int:
-        return math.ceil(self.frames / self.frames_per_iteration)
+        return math.ceil(self.loop.frames / self.frames_per_iteration)
 
 
 class VariBADExperiment(Experiment):
@@ -165,27 +155,27 @@ class VariBADExperiment(Experiment):
     def run(self, config: VariBADRunConfig, run_dir: RunDir, progress) -> dict:
         training = self._training(config, run_dir)
         agent, sampler, env = training.agent, training.sampler, training.env
-        valid_tasks = self.evaluation_tasks(config.n_valid_tasks, config.test_seed + 1)
+        valid_tasks = self.evaluation_tasks(config.eval.n_valid_tasks, config.eval.test_seed + 1)
         clock = time.perf_counter()
         total, per_iteration = config.iterations, config.frames_per_iteration
         progress(training.start * per_iteration, total * per_iteration)
         for iteration in range(training.start, total):
-            batch = sampler.sample(config.num_envs)
+            batch = sampler.sample(config.varibad.num_envs)
             rollout = agent.collect(env, batch.tasks)
             scores = rollout.task_scores
             stats = agent.update(rollout, sampler.observe(batch, scores))
             row = self._progress_row(config, iteration, training, clock, scores, batch, stats)
             last = iteration + 1 == total
-            if (iteration + 1) % config.eval_every == 0 or last:
+            if (iteration + 1) % config.eval.eval_every == 0 or last:
                 row.update(self._validate(config, agent, valid_tasks, row["frames"], training.best))
             training.rows.append(row)
             progress(row["frames"], total * per_iteration)
-            if (iteration + 1) % config.checkpoint_every == 0 or last:
+            if (iteration + 1) % config.loop.checkpoint_every == 0 or last:
                 elapsed = training.elapsed + time.perf_counter() - clock
                 training.checkpoint(run_dir, iteration + 1, elapsed, last, self.phi_names)
         metrics = self.test(config, agent, run_dir)
         metrics.update(self._test_best_models(config, agent, run_dir, training.best))  # training over: agent reloaded
-        return run_dir.write_summary(config, config.n_test_tasks, metrics)
+        return run_dir.write_summary(config, config.eval.n_test_tasks, metrics)
 
     def _training(self, config: VariBADRunConfig, run_dir: RunDir) -> _Training:
         """The run's sampler, environment and agent, seeded from ``config.seed`` and resumed from the run's
@@ -194,7 +184,7 @@ class VariBADExperiment(Experiment):
 
         sampler_seed, env_seed, agent_seed = np.random.SeedSequence(config.seed).spawn(3)
         sampler = make_sampler(config, self.task_family(), sampler_seed, baseline="varibad")
-        env = self.make_env(config.num_envs, config)
+        env = self.make_env(config.varibad.num_envs, config)
         env.reset(seed=int(env_seed.generate_state(1)[0]))
         training = _Training(sampler, env, VariBAD.for_env(env, config.varibad_config(), agent_seed))
         state = run_dir.load_checkpoint()
@@ -212,7 +202,7 @@ class VariBADExperiment(Experiment):
             "wall_time": training.elapsed + now - clock,
             "steps_per_s": done * config.frames_per_iteration / max(now - clock, 1e-9),
             "train_mean_return": float(scores.mean()),
-            "train_cvar_return": cvar(scores, config.alpha),
+            "train_cvar_return": cvar(scores, config.sampler.alpha),
             **self.train_extras(batch),
             **{k: v for k, v in stats.items() if k != "trained_tasks"},
         }
@@ -220,9 +210,9 @@ class VariBADExperiment(Experiment):
     def _validate(self, config, agent, valid_tasks: np.ndarray, frames: int, best: dict) -> dict[str, float]:
         """The validation columns of a progress row (mean and CVaR return on the fixed validation tasks); with
         ``test_best_valid``, a snapshot of the agent replaces ``best[criterion]`` where it validates higher."""
-        valid = self.evaluate(agent, valid_tasks, config.test_seed + 1, config)
-        row = {"valid_mean_return": float(valid.mean()), "valid_cvar_return": cvar(valid, config.alpha)}
-        if config.test_best_valid:
+        valid = self.evaluate(agent, valid_tasks, config.eval.test_seed + 1, config)
+        row = {"valid_mean_return": float(valid.mean()), "valid_cvar_return": cvar(valid, config.sampler.alpha)}
+        if config.eval.test_best_valid:
             for criterion in ("mean", "cvar"):
                 score = row[f"valid_{criterion}_return"]
                 if criterion not in best or score > best[criterion]["score"]:

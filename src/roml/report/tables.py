@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from roml.experiments.config import flatten
 from roml.experiments.registry import experiment_names, get_experiment
 from roml.report.reading import (
     X_COLUMNS,
@@ -86,17 +87,22 @@ def _markdown_table(
 
 def _preset_changes(run: _Run) -> str:
     """The settings of the run's ``config.json`` that differ from its scale's preset (``--set``), as
-    ``field=value``; empty for an unregistered experiment or scale."""
+    ``part.field=value``; empty for an unregistered experiment or scale, or an unreadable configuration."""
     if run.experiment not in experiment_names():
         return ""
     experiment, scale = get_experiment(run.experiment), str(run.summary.get("scale"))
     if scale not in experiment.presets:
         return ""
     saved = run.reader.json(run.path / "config.json")
-    if saved is None:
+    if not isinstance(saved, dict):
         return ""
-    preset = json.loads(json.dumps(experiment.config(run.method, run.seed, scale).to_dict()))  # tuples as lists
-    return " ".join(f"{key}={value}" for key, value in saved.items() if key in preset and value != preset[key])
+    try:  # a flat config.json of an older roml reads as today's; one without a scale has the summary's
+        config = experiment.config_from_dict({"scale": scale, **saved}).to_dict()
+    except ValueError:
+        return ""
+    preset = flatten(json.loads(json.dumps(experiment.config(run.method, run.seed, scale).to_dict())))
+    changed = flatten(json.loads(json.dumps(config)))  # tuples as lists
+    return " ".join(f"{key}={value}" for key, value in changed.items() if key in preset and value != preset[key])
 
 
 def _mixed_versions(runs: Sequence[_Run]) -> str:

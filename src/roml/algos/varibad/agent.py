@@ -78,6 +78,8 @@ class VariBAD:
         self.config = config = VariBADConfig() if config is None else config
         if not isinstance(config, VariBADConfig):
             raise TypeError(f"config must be a VariBADConfig, got {type(config).__name__}")
+        if config.anneal_lr and config.total_iterations is None:
+            raise ValueError("anneal_lr needs total_iterations (the number of updates to anneal over)")
         if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
             raise ValueError(f"observation_space must be a flat Box, got {observation_space}")
         sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)

@@ -38,7 +38,8 @@ class VariBADConfig:
     anneal_lr: bool = False
     """Anneal the policy's learning rate linearly to 0 over ``total_iterations`` updates (Humanoid, Ant)."""
     total_iterations: int | None = None
-    """Iterations of the whole run; needed by ``anneal_lr``."""
+    """Iterations of the whole run; needed by ``anneal_lr`` (:class:`~roml.algos.varibad.VariBAD` refuses
+    ``anneal_lr`` without it; a run's configuration sets it from its frames)."""
     adam_eps: float = 1e-8
     """Adam epsilon of the policy optimiser."""
     ppo_epochs: int = 2
@@ -172,8 +173,6 @@ class VariBADConfig:
             raise ValueError(f"policy_init must be 'normc' or 'orthogonal', got {self.policy_init!r}")
         if self.total_iterations is not None:
             _check_int(self, "total_iterations", low=1)
-        if self.anneal_lr and self.total_iterations is None:
-            raise ValueError("anneal_lr needs total_iterations (the number of updates to anneal over)")
         if self.action_map not in ("clip", "tanh", "raw"):
             raise ValueError(f"action_map must be 'clip', 'tanh' or 'raw', got {self.action_map!r}")
         if self.episode_ends not in ("bamdp", "truncate"):
