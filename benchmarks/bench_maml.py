@@ -14,12 +14,17 @@ query points per task, 0..5 inner steps). It also times the generic vectorised p
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from roml.algos.maml import MAML, MAMLConfig, SineMLP
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from maml_reference import loop_meta_step  # noqa: E402  (the tests' per-task reference)
 from roml.envs.sine import SINE_HIGH, SINE_LOW, sample_sine_data
 
 
@@ -68,7 +73,7 @@ def main(argv=None) -> None:
     vectorised = MAML.for_sine(args.seed, config)
     loop = MAML.for_sine(args.seed, config)
     fast = time_meta_steps(vectorised, batches, vectorised.meta_step)
-    slow = time_meta_steps(loop, batches, loop.loop_meta_step)
+    slow = time_meta_steps(loop, batches, lambda data: loop_meta_step(loop, data))
     generic = MAML(GenericSineMLP(args.seed), config)
     middle = time_meta_steps(generic, batches, generic.meta_step)
     drift = max((p - q).abs().max().item() for p, q in zip(vectorised.model.parameters(), loop.model.parameters()))

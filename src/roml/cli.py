@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "`roml --version` prints the version.",
         args=args,
     )
-    from roml.experiments.runner import RunFailure
+    from roml.experiments.results import RunFailure
 
     try:
         command()

@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 __all__ = [
     "ConfidenceInterval",
@@ -184,5 +183,7 @@ def confidence_interval(values, level: float = 0.95) -> ConfidenceInterval:
     if n == 1:
         return ConfidenceInterval(mean, mean, mean, 0.0, 1)
     std = float(sample.std(ddof=1))
+    from scipy import stats  # here, not at the top: scipy.stats takes most of a second to import
+
     half = float(stats.t.ppf(0.5 + level / 2, df=n - 1) * std / np.sqrt(n))
     return ConfidenceInterval(mean, mean - half, mean + half, std, n)

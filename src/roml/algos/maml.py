@@ -20,9 +20,9 @@ The inner loop is vectorised over tasks: the parameters get a leading task dimen
 ``torch.autograd.grad`` of the summed support losses adapts every task at once (the tasks are independent, so
 row ``i`` of that gradient is task ``i``'s own). The forward pass over task-batched parameters is
 ``torch.func.functional_call``, ``vmap``-ed over tasks, unless the model provides ``task_batched_forward``
-(:class:`SineMLP` does, with one ``baddbmm`` per layer). :meth:`MAML.loop_meta_step` is the plain per-task
-Python loop with ``torch.autograd.grad(create_graph=True)``, kept as the reference for the tests and the
-benchmark. The number of torch threads is the caller's business.
+(:class:`SineMLP` does, with one ``baddbmm`` per layer). The tests check it against a plain per-task Python loop
+with ``torch.autograd.grad(create_graph=True)`` (``tests/maml_reference.py``, also timed by
+``benchmarks/bench_maml.py``). The number of torch threads is the caller's business.
 """
 
 from __future__ import annotations
@@ -329,37 +329,6 @@ class MAML:
         values = self._finite_losses(losses)
         weights = self._weights(task_weights(values), losses.shape[0])
         return self._step((weights * losses).sum() / losses.shape[0], losses)
-
-    # --------------------------------------------------------------------------------- per-task reference
-
-    def loop_meta_loss(self, data, task_weights=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reference for :meth:`meta_loss`: a plain Python loop over tasks (slow; for tests and benchmarks).
-
-        Each task is adapted with ``torch.autograd.grad(..., create_graph=not first_order)`` on the model's own
-        parameters; the result equals :meth:`meta_loss` up to floating-point rounding.
-        """
-        xs, ys, xq, yq = self._tensors(data)
-        n_tasks = xs.shape[0]
-        weights = self._weights(task_weights, n_tasks)
-        steps = self.config.inner_steps
-        names, base = zip(*self.model.named_parameters())
-        buffers = dict(self.model.named_buffers())
-        losses = []
-        for i in range(n_tasks):
-            params = list(base)
-            for _ in range(steps):
-                prediction = functional_call(self.model, {**dict(zip(names, params)), **buffers}, (xs[i],))
-                support_loss = _mse(prediction, ys[i])
-                grads = torch.autograd.grad(support_loss, params, create_graph=not self.config.first_order)
-                params = [p - self.config.inner_lr * g for p, g in zip(params, grads)]
-            prediction = functional_call(self.model, {**dict(zip(names, params)), **buffers}, (xq[i],))
-            losses.append(_mse(prediction, yq[i]))
-        losses = torch.stack(losses)
-        return (weights * losses).sum() / n_tasks, losses
-
-    def loop_meta_step(self, data, task_weights=None) -> np.ndarray:
-        """Reference for :meth:`meta_step` built on :meth:`loop_meta_loss` (slow; for tests and benchmarks)."""
-        return self._step(*self.loop_meta_loss(data, task_weights))
 
     def _finite_losses(self, losses: torch.Tensor) -> np.ndarray:
         """The losses as float64 numpy, or a ``FloatingPointError`` naming the tasks whose loss is not finite."""

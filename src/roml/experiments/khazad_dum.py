@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from roml.envs.khazad_dum_spec import EPISODE_LENGTH, RAIN_MEAN
 from roml.experiments.base import Metric
@@ -135,6 +134,8 @@ class KhazadDumExperiment(VariBADExperiment):
         return {"train_mean_tau": float(batch.tasks.mean())}
 
     def test(self, config: KhazadDumConfig, agent, run_dir: RunDir, model: str = "final") -> dict[str, float]:
+        import pandas as pd
+
         tasks = self.evaluation_tasks(config.eval.n_test_tasks, config.eval.test_seed)[:, 0]
         shown = np.sort(np.argsort(-tasks, kind="stable")[: config.eval.n_shown_tasks])
         rollout, positions = run_episodes(agent, tasks, config.eval.test_seed, shown)

@@ -24,13 +24,18 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from roml.experiments.config import flatten
 
+if TYPE_CHECKING:  # pandas loads where a table is written, not for `roml list`
+    import pandas as pd
+
 __all__ = ["RunDir", "RunFolderError", "atomic_write_bytes", "atomic_write_text", "read_json"]
+
+
+class RunFailure(RuntimeError):
+    """One or more runs of a ``reproduce`` command failed; the others finished and were kept."""
 
 
 class RunFolderError(ValueError):
@@ -278,6 +283,8 @@ class RunDir:
     def save_progress(self, rows: list[dict], sampler_history: pd.DataFrame, state: dict) -> None:
         """Write ``progress.csv`` (``rows``), ``sampler.csv`` and the checkpoint ``state``, which must hold
         ``rows`` too: a run killed between the writes resumes from the checkpoint and rewrites both CSVs."""
+        import pandas as pd
+
         self.write_csv(self.progress_file, pd.DataFrame(rows))
         self.write_csv(self.sampler_file, sampler_history)
         self.save_checkpoint(state)

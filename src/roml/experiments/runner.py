@@ -22,15 +22,11 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from roml.experiments.registry import get_experiment
-from roml.experiments.results import RunDir
+from roml.experiments.results import RunDir, RunFailure
 
 __all__ = ["RunFailure", "reproduce", "train"]
 
 BACKENDS = ("local", "ray")
-
-
-class RunFailure(RuntimeError):
-    """One or more runs of a ``reproduce`` command failed; the others finished and were kept."""
 
 
 @dataclass(frozen=True)

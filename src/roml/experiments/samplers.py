@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-
 from roml.experiments.config import AT_LEAST_ONE, Limit, Part
 from roml.samplers import CVaRSampler, FixedPoolSampler, RoMLSampler, TaskSampler, UniformSampler
 from roml.tasks import TaskFamily
+
+if TYPE_CHECKING:  # pandas loads where a table is written, not for `roml list`
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ def history_frame(history: Sequence[dict], names: Sequence[str]) -> pd.DataFrame
     Raises:
         ValueError: a record without ``phi``, or whose ``phi`` does not have one entry per name.
     """
+    import pandas as pd
+
     names = tuple(str(name) for name in names)
     phi_columns = [f"phi_{name}" for name in names]
     if len(set(phi_columns)) != len(phi_columns):

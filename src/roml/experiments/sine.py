@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from roml.envs.sine import SINE_HIGH, SINE_LOW, SINE_NAMES, sample_sine_data
 from roml.algos.maml_config import MAMLConfig
@@ -172,6 +171,8 @@ class SineExperiment(Experiment):
         return self._test(config, maml, run_dir)
 
     def _test(self, config: SineConfig, maml, run_dir: RunDir) -> dict:
+        import pandas as pd
+
         tasks, data = test_set(config)
         losses = maml.evaluate(data, max_steps=TEST_STEPS)
         table = pd.DataFrame(tasks, columns=list(SINE_NAMES))

@@ -32,10 +32,9 @@ import math
 import time
 from abc import abstractmethod
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from roml.algos.varibad.config import VariBADConfig
 from roml.experiments.base import Experiment, RunConfig
@@ -44,6 +43,9 @@ from roml.experiments.results import RunDir
 from roml.experiments.samplers import SamplerConfig, history_frame, make_sampler
 from roml.risk import cvar
 from roml.tasks import TaskFamily
+
+if TYPE_CHECKING:  # pandas loads where a table is written, not for `roml list`
+    import pandas as pd
 
 __all__ = ["VariBADEval", "VariBADExperiment", "VariBADLoop", "VariBADRunConfig", "return_metrics", "test_table"]
 
@@ -238,6 +240,8 @@ def test_table(tasks: dict[str, np.ndarray], episode_returns: np.ndarray) -> pd.
     """``test.csv``'s leading columns: the task parameters (``tasks``: column name -> ``(n,)`` values), the return
     of every episode (``return_0``, ...; ``episode_returns`` is ``(n, K)``) and the task return (their mean, the
     paper's R(Lambda))."""
+    import pandas as pd
+
     table = pd.DataFrame(tasks)
     for episode in range(episode_returns.shape[1]):
         table[f"return_{episode}"] = episode_returns[:, episode]

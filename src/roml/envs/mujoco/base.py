@@ -12,7 +12,6 @@ The robot modules (:mod:`~roml.envs.mujoco.half_cheetah`, :mod:`~roml.envs.mujoc
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,69 +43,9 @@ from roml.tasks import TaskFamily
 
 __all__ = [
     "EPISODE_LENGTH",
-    "MASS_TASK_DOC",
     "MassPhysics",
     "MujocoTaskEnv",
-    "body_task_doc",
-    "mass_difference_doc",
-    "mass_physics_doc",
 ]
-
-
-# Docstring fragments the robot modules share (the task tables of the Mass and Body tasks).
-MASS_TASK_DOC = """
-    ## Task parameter
-
-    | Name | Meaning                                      | Range    | Original distribution | Family          |
-    |------|----------------------------------------------|----------|-----------------------|-----------------|
-    | mass | factor on ``body_mass`` and ``body_inertia`` | [0.5, 2] | log2 U[-1, 1]         | ``LogBetaBox``  |
-
-    Applied from the compiled model's values (never compounding), then ``mujoco.mj_setConst``. ``set_task(m)`` takes
-    effect at the next reset; the default task is 1 (the original body). Factors outside [0.5, 2] raise
-    ``ValueError``.
-"""
-
-
-def body_task_doc(damping: str, size_name: str, size_meaning: str) -> str:
-    """The task table of a Body task: mass, damping (``damping`` describes the original values) and a geom size."""
-    return f"""
-    ## Task parameters
-
-    | Name | Meaning | Range | Original distribution |
-    |------|---------|-------|-----------------------|
-    | mass | factor on ``body_mass`` and ``body_inertia`` | [0.5, 2] | log2 U[-1, 1] |
-    | damping | factor on ``dof_damping`` ({damping}) | [0.5, 2] | log2 U[-1, 1] |
-    | {size_name} | factor on {size_meaning} | [0.5, 2] | log2 U[-1, 1] |
-
-    Family ``LogBetaBox([-1, -1, -1], [1, 1, 1])``, independent per dimension. The factors are applied from the
-    compiled model's values (never compounding), then ``mujoco.mj_setConst``. The size factor changes the collision
-    shape only: the geom's bounding sphere and box and its body's bounding-volume hierarchy are recomputed as the
-    compiler would (:func:`refresh_collision_bounds`), while masses and inertias stay as compiled. The default task
-    is (1, 1, 1).
-"""
-
-
-def mass_difference_doc(also: str = "") -> str:
-    """The "differences" bullet of the Mass and Body tasks; ``also`` adds what else the authors' factor did."""
-    text = (
-        "By default a mass factor scales ``body_mass`` **and** ``body_inertia`` (then ``mj_setConst``); the "
-        f'authors scaled the masses alone{also}, and recomputed nothing; ``mass_physics="authors"`` does as '
-        "they did."
-    )
-    return textwrap.fill(text, width=116, initial_indent="    - ", subsequent_indent="      ") + "\n"
-
-
-def mass_physics_doc(radii: str) -> str:
-    """The "Mass physics" section of the Mass and Body tasks; ``radii`` says which radii the authors' factor scales."""
-    text = (
-        '``mass_physics="density"`` (the default) scales mass and inertia together (a denser body of the same '
-        'shape) and recomputes the derived constants. ``mass_physics="authors"``, what the paper\'s experiments '
-        f"use, is the authors' version: ``body_mass`` times the factor, {radii}, the inertias as compiled, and "
-        "nothing derived recomputed (subtree masses, ``dof_invweight0``, collision bounds stay those of the "
-        "original model)."
-    )
-    body = textwrap.fill(text, width=116, initial_indent="    ", subsequent_indent="    ")
-    return f"\n    ## Mass physics\n\n{body}\n"
 
 
 class MassPhysics:

@@ -10,23 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from roml.envs.mujoco.base import (
-    MASS_TASK_DOC,
-    MassPhysics,
-    MujocoTaskEnv,
-    body_task_doc,
-    mass_difference_doc,
-    mass_physics_doc,
-)
-from roml.envs.mujoco.model import (
-    AuthorsMassScale,
-    DofDampingScale,
-    GeomSizeScale,
-    ModelParameter,
-)
-from roml.envs.mujoco.physics import (
-    PhysicsBatch,
-)
+from roml.envs.mujoco.base import MassPhysics, MujocoTaskEnv
+from roml.envs.mujoco.model import AuthorsMassScale, DofDampingScale, GeomSizeScale, ModelParameter
+from roml.envs.mujoco.physics import PhysicsBatch
 
 # imported after base, whose import explains a missing mujoco before Gymnasium's module fails on it
 from gymnasium.envs.mujoco.humanoid_v5 import HumanoidEnv
@@ -39,69 +25,6 @@ CTRL_COST_WEIGHT = 0.1
 CONTACT_COST_WEIGHT = 5e-7
 CONTACT_COST_MAX = 10.0
 HEALTHY_Z = (1.0, 2.0)
-
-_COMMON = """
-    ## Action space
-
-    ``Box(-0.4, 0.4, (17,), float32)``: the controls of the 17 motors (abdomen y/z/x, right hip x/z/y, right knee,
-    left hip x/z/y, left knee, right shoulder 1/2, right elbow, left shoulder 1/2, left elbow), as in Gymnasium v5.
-    Actions are not clipped by the environment: MuJoCo clamps the controls to [-0.4, 0.4] and the control cost
-    uses the action as given.
-
-    ## Observation space
-
-    ``Box(-inf, inf, (348,), float32)``, Gymnasium v5's layout, read after the step:
-
-    | Index   | Observation                                                        | Size          |
-    |---------|--------------------------------------------------------------------|---------------|
-    | 0-21    | ``qpos[2:]``: torso z, torso orientation (quaternion), 17 joint angles | 22        |
-    | 22-44   | ``qvel``: torso linear and angular velocity, 17 joint velocities   | 23            |
-    | 45-174  | ``cinert[1:]``: mass and inertia of the 13 bodies about the centre of mass | 13 x 10 |
-    | 175-252 | ``cvel[1:]``: the 13 bodies' velocities about the centre of mass   | 13 x 6        |
-    | 253-269 | ``qfrc_actuator[6:]``: the actuators' joint forces                  | 17            |
-    | 270-347 | ``cfrc_ext[1:]``: external (contact) forces on the 13 bodies       | 13 x 6        |
-
-    ## Starting state
-
-    ``qpos = qpos0 + U(-0.01, 0.01)`` and ``qvel = U(-0.01, 0.01)`` per coordinate (Gymnasium v5), from the
-    environment's own generator ``self.np_random``. ``reset(options={"qpos": ..., "qvel": ...})`` starts from a
-    given state instead.
-
-    ## Episode end
-
-    Exactly 200 steps: ``terminated`` is always False, ``truncated`` is True at step 200. A fallen humanoid (torso
-    z outside (1, 2)) is *not* terminated, as in the authors' runs: it only loses the healthy reward. (All
-    episodes of a vector environment therefore end on the same step, which VariBAD's BAMDP loop needs.)
-"""
-
-_REWARD_TERMS = """
-    | healthy | ``+ 5`` if the torso's z is in (1, 2), else 0   | ``reward_survive`` |
-    | control | ``- 0.1 * ||a||^2``                            | ``reward_ctrl``    |
-    | contact | ``- min(5e-7 * ||cfrc_ext||^2, 10)``           | ``reward_contact`` |
-
-    ``v = (x_after - x_before) / dt`` is the x velocity of the whole body's centre of mass over the step (computed
-    from ``xipos`` and the current task's masses, as Gymnasium v5 does). ``info`` also holds ``x_velocity`` and
-    ``healthy``.
-"""
-
-_DIFFERENCES = """
-    ## Differences from the authors' code (``RobustMetaRL/environments/mujoco/humanoid*.py``)
-
-    - Gymnasium v5 and the ``mujoco`` bindings instead of mujoco-py; seeded resets.
-    - The action space is Gymnasium's [-0.4, 0.4]^17. The authors re-declared it as [-1, 1]^17 without rescaling,
-      so MuJoCo clamped most of that range to +-0.4 while the control cost grew with the unclamped value.
-    - The observation is v5's 348 entries (the authors': the older 376-entry layout, which also held the world
-      body's constant rows and the free joint's actuator forces, always zero).
-    - The contact cost uses working contact forces (under mujoco-py with MuJoCo >= 2.0, ``cfrc_ext`` was zero).
-"""
-
-_MASS_DIFFERENCES = mass_difference_doc(" and also every capsule's radius, mixing a geometry change into the mass task")
-_MASS_PHYSICS = mass_physics_doc(
-    "the radius of every geom of the humanoid times the factor (Body: but the head's, which its own factor scales)"
-)
-_BODY_TASK = body_task_doc(
-    "5 on the abdomen and hips, 1 on the knees and arms", "head_size", "the head sphere's radius (0.09)"
-)
 
 
 class HumanoidTaskEnv(MujocoTaskEnv, HumanoidEnv):
@@ -160,18 +83,58 @@ class HumanoidTaskEnv(MujocoTaskEnv, HumanoidEnv):
 
 
 class HumanoidVelEnv(HumanoidTaskEnv):
-    __doc__ = f"""Humanoid-Vel: walk forward at a target velocity (App. D.2).
+    """Humanoid-Vel: walk forward at a target velocity (App. D.2).
 
     ## Description
 
     The humanoid must move its centre of mass forward at the task's target velocity ``v_goal`` in [0, 2.5], which
     it does not observe.
-    {_COMMON}
+
+    ## Action space
+
+    ``Box(-0.4, 0.4, (17,), float32)``: the controls of the 17 motors (abdomen y/z/x, right hip x/z/y, right knee,
+    left hip x/z/y, left knee, right shoulder 1/2, right elbow, left shoulder 1/2, left elbow), as in Gymnasium v5.
+    Actions are not clipped by the environment: MuJoCo clamps the controls to [-0.4, 0.4] and the control cost
+    uses the action as given.
+
+    ## Observation space
+
+    ``Box(-inf, inf, (348,), float32)``, Gymnasium v5's layout, read after the step:
+
+    | Index   | Observation                                                        | Size          |
+    |---------|--------------------------------------------------------------------|---------------|
+    | 0-21    | ``qpos[2:]``: torso z, torso orientation (quaternion), 17 joint angles | 22        |
+    | 22-44   | ``qvel``: torso linear and angular velocity, 17 joint velocities   | 23            |
+    | 45-174  | ``cinert[1:]``: mass and inertia of the 13 bodies about the centre of mass | 13 x 10 |
+    | 175-252 | ``cvel[1:]``: the 13 bodies' velocities about the centre of mass   | 13 x 6        |
+    | 253-269 | ``qfrc_actuator[6:]``: the actuators' joint forces                  | 17            |
+    | 270-347 | ``cfrc_ext[1:]``: external (contact) forces on the 13 bodies       | 13 x 6        |
+
+    ## Starting state
+
+    ``qpos = qpos0 + U(-0.01, 0.01)`` and ``qvel = U(-0.01, 0.01)`` per coordinate (Gymnasium v5), from the
+    environment's own generator ``self.np_random``. ``reset(options={"qpos": ..., "qvel": ...})`` starts from a
+    given state instead.
+
+    ## Episode end
+
+    Exactly 200 steps: ``terminated`` is always False, ``truncated`` is True at step 200. A fallen humanoid (torso
+    z outside (1, 2)) is *not* terminated, as in the authors' runs: it only loses the healthy reward. (All
+    episodes of a vector environment therefore end on the same step, which VariBAD's BAMDP loop needs.)
+
     ## Rewards
 
     | Term    | Value                                          | ``info`` key       |
     |---------|------------------------------------------------|--------------------|
-    | velocity| ``- 1.25 * |v - v_goal|``                      | ``reward_velocity``|{_REWARD_TERMS}
+    | velocity| ``- 1.25 * |v - v_goal|``                      | ``reward_velocity``|
+    | healthy | ``+ 5`` if the torso's z is in (1, 2), else 0   | ``reward_survive`` |
+    | control | ``- 0.1 * ||a||^2``                            | ``reward_ctrl``    |
+    | contact | ``- min(5e-7 * ||cfrc_ext||^2, 10)``           | ``reward_contact`` |
+
+    ``v = (x_after - x_before) / dt`` is the x velocity of the whole body's centre of mass over the step (computed
+    from ``xipos`` and the current task's masses, as Gymnasium v5 does). ``info`` also holds ``x_velocity`` and
+    ``healthy``.
+
     ## Task parameter
 
     | Name     | Meaning                                   | Range    | Original distribution | Family              |
@@ -180,7 +143,16 @@ class HumanoidVelEnv(HumanoidTaskEnv):
 
     ``set_task(v)`` takes effect at the next reset; the default task is 1.25. Tasks outside [0, 2.5] raise
     ``ValueError``.
-    {_DIFFERENCES}"""
+
+    ## Differences from the authors' code (``RobustMetaRL/environments/mujoco/humanoid*.py``)
+
+    - Gymnasium v5 and the ``mujoco`` bindings instead of mujoco-py; seeded resets.
+    - The action space is Gymnasium's [-0.4, 0.4]^17. The authors re-declared it as [-1, 1]^17 without rescaling,
+      so MuJoCo clamped most of that range to +-0.4 while the control cost grew with the unclamped value.
+    - The observation is v5's 348 entries (the authors': the older 376-entry layout, which also held the world
+      body's constant rows and the free joint's actuator forces, always zero).
+    - The contact cost uses working contact forces (under mujoco-py with MuJoCo >= 2.0, ``cfrc_ext`` was zero).
+    """
 
     name = "HumanoidVel"
 
@@ -190,19 +162,89 @@ class HumanoidVelEnv(HumanoidTaskEnv):
 
 
 class HumanoidMassEnv(MassPhysics, HumanoidTaskEnv):
-    __doc__ = f"""Humanoid-Mass: walk forward as fast as possible with a body of unknown mass (App. D.2).
+    """Humanoid-Mass: walk forward as fast as possible with a body of unknown mass (App. D.2).
 
     ## Description
 
     The task multiplies the mass of every body of the humanoid by one factor in [0.5, 2] (and, by default, its
     inertia; under the authors' mass physics, the geoms' radii instead).
-    {_COMMON}
+
+    ## Action space
+
+    ``Box(-0.4, 0.4, (17,), float32)``: the controls of the 17 motors (abdomen y/z/x, right hip x/z/y, right knee,
+    left hip x/z/y, left knee, right shoulder 1/2, right elbow, left shoulder 1/2, left elbow), as in Gymnasium v5.
+    Actions are not clipped by the environment: MuJoCo clamps the controls to [-0.4, 0.4] and the control cost
+    uses the action as given.
+
+    ## Observation space
+
+    ``Box(-inf, inf, (348,), float32)``, Gymnasium v5's layout, read after the step:
+
+    | Index   | Observation                                                        | Size          |
+    |---------|--------------------------------------------------------------------|---------------|
+    | 0-21    | ``qpos[2:]``: torso z, torso orientation (quaternion), 17 joint angles | 22        |
+    | 22-44   | ``qvel``: torso linear and angular velocity, 17 joint velocities   | 23            |
+    | 45-174  | ``cinert[1:]``: mass and inertia of the 13 bodies about the centre of mass | 13 x 10 |
+    | 175-252 | ``cvel[1:]``: the 13 bodies' velocities about the centre of mass   | 13 x 6        |
+    | 253-269 | ``qfrc_actuator[6:]``: the actuators' joint forces                  | 17            |
+    | 270-347 | ``cfrc_ext[1:]``: external (contact) forces on the 13 bodies       | 13 x 6        |
+
+    ## Starting state
+
+    ``qpos = qpos0 + U(-0.01, 0.01)`` and ``qvel = U(-0.01, 0.01)`` per coordinate (Gymnasium v5), from the
+    environment's own generator ``self.np_random``. ``reset(options={"qpos": ..., "qvel": ...})`` starts from a
+    given state instead.
+
+    ## Episode end
+
+    Exactly 200 steps: ``terminated`` is always False, ``truncated`` is True at step 200. A fallen humanoid (torso
+    z outside (1, 2)) is *not* terminated, as in the authors' runs: it only loses the healthy reward. (All
+    episodes of a vector environment therefore end on the same step, which VariBAD's BAMDP loop needs.)
+
     ## Rewards
 
     | Term    | Value                                          | ``info`` key       |
     |---------|------------------------------------------------|--------------------|
-    | forward | ``1.25 * v``                                   | ``reward_forward`` |{_REWARD_TERMS}
-    {MASS_TASK_DOC}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
+    | forward | ``1.25 * v``                                   | ``reward_forward`` |
+    | healthy | ``+ 5`` if the torso's z is in (1, 2), else 0   | ``reward_survive`` |
+    | control | ``- 0.1 * ||a||^2``                            | ``reward_ctrl``    |
+    | contact | ``- min(5e-7 * ||cfrc_ext||^2, 10)``           | ``reward_contact`` |
+
+    ``v = (x_after - x_before) / dt`` is the x velocity of the whole body's centre of mass over the step (computed
+    from ``xipos`` and the current task's masses, as Gymnasium v5 does). ``info`` also holds ``x_velocity`` and
+    ``healthy``.
+
+
+    ## Task parameter
+
+    | Name | Meaning                                      | Range    | Original distribution | Family          |
+    |------|----------------------------------------------|----------|-----------------------|-----------------|
+    | mass | factor on ``body_mass`` and ``body_inertia`` | [0.5, 2] | log2 U[-1, 1]         | ``LogBetaBox``  |
+
+    Applied from the compiled model's values (never compounding), then ``mujoco.mj_setConst``. ``set_task(m)`` takes
+    effect at the next reset; the default task is 1 (the original body). Factors outside [0.5, 2] raise
+    ``ValueError``.
+
+    ## Mass physics
+
+    ``mass_physics="density"`` (the default) scales mass and inertia together (a denser body of the same shape) and
+    recomputes the derived constants. ``mass_physics="authors"``, what the paper's experiments use, is the authors'
+    version: ``body_mass`` times the factor, the radius of every geom of the humanoid times the factor (Body: but
+    the head's, which its own factor scales), the inertias as compiled, and nothing derived recomputed (subtree
+    masses, ``dof_invweight0``, collision bounds stay those of the original model).
+
+    ## Differences from the authors' code (``RobustMetaRL/environments/mujoco/humanoid*.py``)
+
+    - Gymnasium v5 and the ``mujoco`` bindings instead of mujoco-py; seeded resets.
+    - The action space is Gymnasium's [-0.4, 0.4]^17. The authors re-declared it as [-1, 1]^17 without rescaling,
+      so MuJoCo clamped most of that range to +-0.4 while the control cost grew with the unclamped value.
+    - The observation is v5's 348 entries (the authors': the older 376-entry layout, which also held the world
+      body's constant rows and the free joint's actuator forces, always zero).
+    - The contact cost uses working contact forces (under mujoco-py with MuJoCo >= 2.0, ``cfrc_ext`` was zero).
+    - By default a mass factor scales ``body_mass`` **and** ``body_inertia`` (then ``mj_setConst``); the authors
+      scaled the masses alone and also every capsule's radius, mixing a geometry change into the mass task, and
+      recomputed nothing; ``mass_physics="authors"`` does as they did.
+    """
 
     name = "HumanoidMass"
 
@@ -211,19 +253,93 @@ class HumanoidMassEnv(MassPhysics, HumanoidTaskEnv):
 
 
 class HumanoidBodyEnv(MassPhysics, HumanoidTaskEnv):
-    __doc__ = f"""Humanoid-Body: walk forward with unknown mass, joint damping and head size (App. D.2).
+    """Humanoid-Body: walk forward with unknown mass, joint damping and head size (App. D.2).
 
     ## Description
 
     Three independent factors in [0.5, 2] change the humanoid's mass, its joints' damping and the radius of its
     head (a sphere of radius 0.09 on top of the torso).
-    {_COMMON}
+
+    ## Action space
+
+    ``Box(-0.4, 0.4, (17,), float32)``: the controls of the 17 motors (abdomen y/z/x, right hip x/z/y, right knee,
+    left hip x/z/y, left knee, right shoulder 1/2, right elbow, left shoulder 1/2, left elbow), as in Gymnasium v5.
+    Actions are not clipped by the environment: MuJoCo clamps the controls to [-0.4, 0.4] and the control cost
+    uses the action as given.
+
+    ## Observation space
+
+    ``Box(-inf, inf, (348,), float32)``, Gymnasium v5's layout, read after the step:
+
+    | Index   | Observation                                                        | Size          |
+    |---------|--------------------------------------------------------------------|---------------|
+    | 0-21    | ``qpos[2:]``: torso z, torso orientation (quaternion), 17 joint angles | 22        |
+    | 22-44   | ``qvel``: torso linear and angular velocity, 17 joint velocities   | 23            |
+    | 45-174  | ``cinert[1:]``: mass and inertia of the 13 bodies about the centre of mass | 13 x 10 |
+    | 175-252 | ``cvel[1:]``: the 13 bodies' velocities about the centre of mass   | 13 x 6        |
+    | 253-269 | ``qfrc_actuator[6:]``: the actuators' joint forces                  | 17            |
+    | 270-347 | ``cfrc_ext[1:]``: external (contact) forces on the 13 bodies       | 13 x 6        |
+
+    ## Starting state
+
+    ``qpos = qpos0 + U(-0.01, 0.01)`` and ``qvel = U(-0.01, 0.01)`` per coordinate (Gymnasium v5), from the
+    environment's own generator ``self.np_random``. ``reset(options={"qpos": ..., "qvel": ...})`` starts from a
+    given state instead.
+
+    ## Episode end
+
+    Exactly 200 steps: ``terminated`` is always False, ``truncated`` is True at step 200. A fallen humanoid (torso
+    z outside (1, 2)) is *not* terminated, as in the authors' runs: it only loses the healthy reward. (All
+    episodes of a vector environment therefore end on the same step, which VariBAD's BAMDP loop needs.)
+
     ## Rewards
 
     | Term    | Value                                          | ``info`` key       |
     |---------|------------------------------------------------|--------------------|
-    | forward | ``1.25 * v``                                   | ``reward_forward`` |{_REWARD_TERMS}
-    {_BODY_TASK}{_MASS_PHYSICS}{_DIFFERENCES}{_MASS_DIFFERENCES}"""
+    | forward | ``1.25 * v``                                   | ``reward_forward`` |
+    | healthy | ``+ 5`` if the torso's z is in (1, 2), else 0   | ``reward_survive`` |
+    | control | ``- 0.1 * ||a||^2``                            | ``reward_ctrl``    |
+    | contact | ``- min(5e-7 * ||cfrc_ext||^2, 10)``           | ``reward_contact`` |
+
+    ``v = (x_after - x_before) / dt`` is the x velocity of the whole body's centre of mass over the step (computed
+    from ``xipos`` and the current task's masses, as Gymnasium v5 does). ``info`` also holds ``x_velocity`` and
+    ``healthy``.
+
+
+    ## Task parameters
+
+    | Name | Meaning | Range | Original distribution |
+    |------|---------|-------|-----------------------|
+    | mass | factor on ``body_mass`` and ``body_inertia`` | [0.5, 2] | log2 U[-1, 1] |
+    | damping | factor on ``dof_damping`` (5: abdomen, hips; 1: knees, arms) | [0.5, 2] | log2 U[-1, 1] |
+    | head_size | factor on the head sphere's radius (0.09) | [0.5, 2] | log2 U[-1, 1] |
+
+    Family ``LogBetaBox([-1, -1, -1], [1, 1, 1])``, independent per dimension. The factors are applied from the
+    compiled model's values (never compounding), then ``mujoco.mj_setConst``. The size factor changes the collision
+    shape only: the geom's bounding sphere and box and its body's bounding-volume hierarchy are recomputed as the
+    compiler would (:func:`refresh_collision_bounds`), while masses and inertias stay as compiled. The default task
+    is (1, 1, 1).
+
+    ## Mass physics
+
+    ``mass_physics="density"`` (the default) scales mass and inertia together (a denser body of the same shape) and
+    recomputes the derived constants. ``mass_physics="authors"``, what the paper's experiments use, is the authors'
+    version: ``body_mass`` times the factor, the radius of every geom of the humanoid times the factor (Body: but
+    the head's, which its own factor scales), the inertias as compiled, and nothing derived recomputed (subtree
+    masses, ``dof_invweight0``, collision bounds stay those of the original model).
+
+    ## Differences from the authors' code (``RobustMetaRL/environments/mujoco/humanoid*.py``)
+
+    - Gymnasium v5 and the ``mujoco`` bindings instead of mujoco-py; seeded resets.
+    - The action space is Gymnasium's [-0.4, 0.4]^17. The authors re-declared it as [-1, 1]^17 without rescaling,
+      so MuJoCo clamped most of that range to +-0.4 while the control cost grew with the unclamped value.
+    - The observation is v5's 348 entries (the authors': the older 376-entry layout, which also held the world
+      body's constant rows and the free joint's actuator forces, always zero).
+    - The contact cost uses working contact forces (under mujoco-py with MuJoCo >= 2.0, ``cfrc_ext`` was zero).
+    - By default a mass factor scales ``body_mass`` **and** ``body_inertia`` (then ``mj_setConst``); the authors
+      scaled the masses alone and also every capsule's radius, mixing a geometry change into the mass task, and
+      recomputed nothing; ``mass_physics="authors"`` does as they did.
+    """
 
     name = "HumanoidBody"
     authors_mass = AuthorsMassScale(except_geoms=("head",))
