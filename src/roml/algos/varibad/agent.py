@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import copy
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -51,6 +52,36 @@ TIMERS = ("env", "policy", "ppo", "vae", "update")
 
 GENERATORS = ("act", "ppo", "vae")
 """The agent's random streams (:attr:`VariBAD.generators`): action sampling, PPO minibatches, VAE batches."""
+
+
+@dataclasses.dataclass
+class _Collection:
+    """What :meth:`VariBAD.collect` gathers over the episodes of one BAMDP per sub-environment."""
+
+    actor: FoldedActor
+    hidden: torch.Tensor
+    latent: torch.Tensor
+    action_width: int
+    """Columns of the encoder's input row: the action input's width, and the column after the done flag."""
+    obs_end: int
+    returns: np.ndarray
+    """``(n, episodes)`` episode returns."""
+    record: dict[str, list] = dataclasses.field(
+        default_factory=lambda: {"obs": [], "latent": [], "actions": [], "transitions": []}
+    )
+    infos: list = dataclasses.field(default_factory=list)
+
+    def rollout(self) -> Rollout:
+        transitions = torch.stack(self.record["transitions"])
+        width, obs_end = self.action_width, self.obs_end
+        return Rollout(
+            **{k: torch.stack(v) for k, v in self.record.items() if k != "transitions"},
+            action_inputs=transitions[..., :width].contiguous(),
+            rewards=transitions[..., obs_end].contiguous(),
+            next_obs=transitions[..., width:obs_end].contiguous(),
+            episode_returns=self.returns,
+            episode_infos=self.infos,
+        )
 
 
 class VariBAD:
@@ -213,58 +244,54 @@ class VariBAD:
         """
         n, episodes = env.num_envs, self.config.episodes_per_task
         env.set_tasks(tasks)
-        clock, timers = time.perf_counter, self.timers
         actor = self.folded_actor()
-        hidden, latent = actor.initial(n)
-        action_width, obs_end = self._encoder_columns()
-        record: dict[str, list] = {"obs": [], "latent": [], "actions": [], "transitions": []}
-        returns = np.zeros((n, episodes))
-        infos = []
+        run = _Collection(actor, *actor.initial(n), *self._encoder_columns(), returns=np.zeros((n, episodes)))
         for episode in range(episodes):
+            self._collect_episode(env, run, episode, deterministic, observer)
+        return run.rollout()
+
+    def _collect_episode(self, env, run: _Collection, episode: int, deterministic: bool, observer) -> None:
+        """Step every sub-environment through one episode (from ``env.reset()`` to its last step), appending to
+        ``run``; the belief (``run.hidden``, ``run.latent``) carries over from the previous episode."""
+        clock, timers, actor, record = time.perf_counter, self.timers, run.actor, run.record
+        hidden, latent, action_width, obs_end = run.hidden, run.latent, run.action_width, run.obs_end
+        columns = (action_width, obs_end)
+        n = env.num_envs
+        start = clock()
+        raw, _ = env.reset()
+        timers["env"] += clock() - start
+        obs = torch.from_numpy(np.concatenate([raw, np.zeros((n, 1))], axis=1, dtype=np.float32))
+        step = 0
+        if observer is not None:
+            observer(episode, step)
+        while True:
             start = clock()
-            raw, _ = env.reset()
-            timers["env"] += clock() - start
-            obs = torch.from_numpy(np.concatenate([raw, np.zeros((n, 1))], axis=1, dtype=np.float32))
-            step = 0
+            actions = self._sample(actor.action_params(obs, latent), deterministic)
+            actions_np = self.env_actions(actions).numpy()
+            before_env = clock()
+            raw, reward, terminated, truncated, info = env.step(actions_np)
+            after_env = clock()
+            ended = np.logical_or(terminated, truncated)
+            if ended.any() and not ended.all():
+                raise RuntimeError(
+                    "VariBAD.collect needs episodes that end on the same step in every "
+                    f"sub-environment; at step {step} of episode {episode} only {int(ended.sum())} of {n} ended"
+                )
+            transition = self._encoder_input(actions_np, raw, bool(ended[0]), reward, columns)
+            for key, value in (("obs", obs), ("latent", latent), ("actions", actions), ("transitions", transition)):
+                record[key].append(value)
+            hidden, latent = actor.encode(hidden, transition)
+            run.returns[:, episode] += reward
+            obs = transition[:, action_width:obs_end]  # the next observation, done flag 0 inside an episode
+            timers["env"] += after_env - before_env
+            timers["policy"] += before_env - start + clock() - after_env
+            step += 1
             if observer is not None:
                 observer(episode, step)
-            while True:
-                start = clock()
-                actions = self._sample(actor.action_params(obs, latent), deterministic)
-                actions_np = self.env_actions(actions).numpy()
-                before_env = clock()
-                raw, reward, terminated, truncated, info = env.step(actions_np)
-                after_env = clock()
-                ended = np.logical_or(terminated, truncated)
-                if ended.any() and not ended.all():
-                    raise RuntimeError(
-                        "VariBAD.collect needs episodes that end on the same step in every "
-                        f"sub-environment; at step {step} of episode {episode} only "
-                        f"{int(ended.sum())} of {n} ended"
-                    )
-                transition = self._encoder_input(actions_np, raw, bool(ended[0]), reward, (action_width, obs_end))
-                for key, value in (("obs", obs), ("latent", latent), ("actions", actions), ("transitions", transition)):
-                    record[key].append(value)
-                hidden, latent = actor.encode(hidden, transition)
-                returns[:, episode] += reward
-                obs = transition[:, action_width:obs_end]  # the next observation, done flag 0 inside an episode
-                timers["env"] += after_env - before_env
-                timers["policy"] += before_env - start + clock() - after_env
-                step += 1
-                if observer is not None:
-                    observer(episode, step)
-                if ended[0]:
-                    infos.append(info)
-                    break
-        transitions = torch.stack(record.pop("transitions"))
-        return Rollout(
-            **{k: torch.stack(v) for k, v in record.items()},
-            action_inputs=transitions[..., :action_width].contiguous(),
-            rewards=transitions[..., obs_end].contiguous(),
-            next_obs=transitions[..., action_width:obs_end].contiguous(),
-            episode_returns=returns,
-            episode_infos=infos,
-        )
+            if ended[0]:
+                run.infos.append(info)
+                run.hidden, run.latent = hidden, latent
+                return
 
     def _encoder_columns(self) -> tuple[int, int]:
         """The layout of the encoder's input row: ``[action input | next observation, done flag | reward]``;
