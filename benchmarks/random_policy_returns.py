@@ -26,17 +26,17 @@ def random_returns(name: str, n_tasks: int, scale: str, seed: int):
 
     experiment = get_experiment(name)
     config = experiment.config("varibad", 0, scale)
-    tasks = experiment.evaluation_tasks(config.n_test_tasks, config.test_seed)[:n_tasks]
+    tasks = experiment.evaluation_tasks(config.eval.n_test_tasks, config.eval.test_seed)[:n_tasks]
     rng = np.random.default_rng(seed)
     scores = []
     for chunk, first in enumerate(range(0, len(tasks), EVAL_CHUNK)):
         part = tasks[first : first + EVAL_CHUNK]
         env = experiment.make_env(len(part), config)
-        env.reset(seed=int(np.random.SeedSequence([config.test_seed, chunk]).generate_state(1)[0]))
+        env.reset(seed=int(np.random.SeedSequence([config.eval.test_seed, chunk]).generate_state(1)[0]))
         env.set_tasks(part)
         space = env.single_action_space
-        returns = np.zeros((len(part), config.episodes_per_task))
-        for episode in range(config.episodes_per_task):
+        returns = np.zeros((len(part), config.varibad.episodes_per_task))
+        for episode in range(config.varibad.episodes_per_task):
             env.reset()
             done = False
             while not done:
@@ -47,7 +47,7 @@ def random_returns(name: str, n_tasks: int, scale: str, seed: int):
         scores.append(returns.mean(axis=1))
         env.close()
     scores = np.concatenate(scores)
-    return float(scores.mean()), cvar(scores, config.alpha)
+    return float(scores.mean()), cvar(scores, config.sampler.alpha)
 
 
 def main(argv=None) -> None:
