@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch's CPU build first (an unpinned torch would pull a CUDA build of several GB)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray,sb3]"
 	touch $@
 
 # Sine regression at quick scale: every method on SEEDS seeds, then the table and figures in OUT/.
@@ -26,8 +26,8 @@ main: setup
 
 # Lint, format and type checks (settings in pyproject.toml: ruff on everything, mypy on the numpy core), then the tests.
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 
 test: lint

@@ -543,6 +543,13 @@ def test_render():
     lines = text.splitlines()
     assert len(lines) == 9 and lines[7].split()[1] == "@" and lines[1].split()[2] == "G"
     assert KhazadDumEnv().render() is None
+    env = KhazadDumEnv(render_mode="rgb_array")
+    env.reset(seed=0, options={"start": (1.0, 1.0)})
+    image = env.render()
+    assert image.shape == (9 * 16, 11 * 16, 3) and image.dtype == np.uint8
+    assert image[7 * 16 + 8, 1 * 16 + 8].tolist() == [220, 30, 30]  # the agent in cell (1, 1), row 7 from the top
+    assert image[1 * 16 + 8, 2 * 16 + 8].tolist() == [60, 170, 60]  # the goal (2, 7)
+    assert image[4 * 16 + 8, 2 * 16 + 8].tolist() == [150, 100, 50]  # the narrow bridge
     with pytest.raises(ValueError, match="render_mode"):
         KhazadDumEnv(render_mode="human")
 

@@ -286,6 +286,26 @@ def _ascii(xy: np.ndarray | None = None) -> str:
     return "\n".join(" ".join(chars[:, y]) for y in range(HEIGHT - 1, -1, -1))
 
 
+_CELL = 16  # pixels per cell of the rgb_array rendering
+_COLOURS = {"wall": (90, 90, 90), "abyss": (20, 30, 90), "bridge": (150, 100, 50), "floor": (235, 235, 235)}
+
+
+def _rgb(xy: np.ndarray) -> np.ndarray:
+    """The map as an ``(9 * 16, 11 * 16, 3)`` uint8 image, top row first: walls grey, abyss dark blue, bridges
+    brown, floor light grey, the goal cell green, the agent a red square at its continuous position."""
+    kind = np.where(MAP == WALL, 0, np.where(MAP == ABYSS, 1, 3))
+    for x in NARROW_BRIDGE_COLUMNS + WIDE_BRIDGE_COLUMNS:
+        kind[x, list(ABYSS_ROWS)] = 2
+    palette = np.array(list(_COLOURS.values()), dtype=np.uint8)
+    cells = palette[kind.T[::-1]]  # (HEIGHT, WIDTH, 3), y = 8 on top
+    cells[HEIGHT - 1 - GOAL[1], GOAL[0]] = (60, 170, 60)
+    image = np.repeat(np.repeat(cells, _CELL, axis=0), _CELL, axis=1)
+    col, row = (np.asarray(xy, dtype=np.float64) * _CELL).astype(int)
+    top = (HEIGHT - 1) * _CELL - row
+    image[max(top, 0) : top + _CELL // 2 + 4, max(col, 0) : col + _CELL // 2 + 4] = (220, 30, 30)
+    return image
+
+
 def _step_batch(env: KhazadDumEnv | KhazadDumVecEnv, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Advance ``env``'s ``(n, ...)`` state arrays by one step of validated actions, in place (both environment
     classes keep the same state); returns the observations, rewards and noisy flags."""
@@ -417,7 +437,7 @@ class KhazadDumEnv(TaskEnvBase, gymnasium.Env[np.ndarray, np.int64]):
     - Tasks are validated (``ValueError`` for negative or non-finite ``tau``).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, task: Any = RAIN_MEAN, render_mode: str | None = None):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -474,8 +494,11 @@ class KhazadDumEnv(TaskEnvBase, gymnasium.Env[np.ndarray, np.int64]):
         self._needs_reset = truncated
         return obs[0], float(reward[0]), False, truncated, self._info(noisy=bool(noisy[0]))
 
-    def render(self) -> str | None:
-        """With ``render_mode="ansi"``, the map as text with the agent as '@' (see :meth:`render_ascii`)."""
+    def render(self) -> str | np.ndarray | None:
+        """With ``render_mode="ansi"``, the map as text with the agent as '@' (see :meth:`render_ascii`); with
+        ``"rgb_array"``, the map as a ``(144, 176, 3)`` uint8 image with the agent as a red square."""
+        if self.render_mode == "rgb_array":
+            return _rgb(self._xy[0])
         return self.render_ascii() if self.render_mode == "ansi" else None
 
     def render_ascii(self) -> str:

@@ -85,6 +85,11 @@ class TaskQueue(gymnasium.Wrapper):
 
     @queued_tasks.setter
     def queued_tasks(self, pairs: Iterable[tuple[int, Any]]) -> None:
+        self.set_queue(pairs)
+
+    def set_queue(self, pairs: Iterable[tuple[int, Any]]) -> None:
+        """Replace the queue by ``pairs`` (as assigning ``queued_tasks``; a method for vector envs whose
+        ``set_attr`` does not look through wrappers, e.g. SB3's: ``env_method("set_queue", pairs, indices=[i])``)."""
         queue = deque()
         for pair in pairs:
             try:
@@ -187,16 +192,21 @@ class TaskDriver:
         return weights
 
     def top_up(self, env, per_env: int = 1) -> None:
-        """Queue tasks on every sub-environment of a vector ``env`` of :class:`TaskQueue` s (through
+        """Queue tasks on every sub-environment of a Gymnasium vector ``env`` of :class:`TaskQueue` s (through
         ``get_attr`` / ``set_attr``) so that each has ``per_env`` waiting; the new ones are one sampler batch."""
-        queues = [tuple(queue) for queue in env.get_attr("queued_tasks")]
-        missing = [max(0, per_env - len(queue)) for queue in queues]
+        queues = self.refill(env.get_attr("queued_tasks"), per_env)
+        if queues is not None:
+            env.set_attr("queued_tasks", queues)
+
+    def refill(self, queues, per_env: int = 1) -> list[tuple] | None:
+        """The queues (one per sub-environment, as :attr:`TaskQueue.queued_tasks`) topped up to ``per_env``
+        tasks each from one new sampler batch; None when every queue is full."""
+        queues = [tuple(queue) for queue in queues]
+        missing = [max(0, _check_count(per_env, "per_env") - len(queue)) for queue in queues]
         if not sum(missing):
-            return
+            return None
         fresh = iter(self.assign(sum(missing)))
-        env.set_attr(
-            "queued_tasks", [queue + tuple(next(fresh) for _ in range(k)) for queue, k in zip(queues, missing)]
-        )
+        return [queue + tuple(next(fresh) for _ in range(k)) for queue, k in zip(queues, missing)]
 
     @property
     def open_tasks(self) -> int:

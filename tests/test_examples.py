@@ -1,0 +1,26 @@
+"""The runnable examples finish their --smoke runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_sb3_example_smoke():
+    pytest.importorskip("stable_baselines3")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "sb3_khazad_dum.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "tasks scored" in out.stdout and "phi (mean rain)" in out.stdout
