@@ -24,3 +24,16 @@ def test_sb3_example_smoke():
     )
     assert out.returncode == 0, out.stderr
     assert "tasks scored" in out.stdout and "phi (mean rain)" in out.stdout
+
+
+def test_cleanrl_style_example_smoke_with_cvar_ml():
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "cleanrl_ppo_khazad_dum.py"), "--smoke", "--method", "cvar-ml"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("tasks trained on") >= 5
