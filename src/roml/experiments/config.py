@@ -19,6 +19,7 @@ converted on read (:func:`config_from_dict`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -218,7 +219,7 @@ def parse_settings(config_class: type, pairs: Iterable[str], owner: str = "") ->
 def _parse(annotation: Any, text: str) -> Any:
     from tyro.constructors import ConstructorRegistry, PrimitiveTypeInfo
 
-    with _REGISTRY:
+    with _registry():
         spec = ConstructorRegistry.get_primitive_spec(PrimitiveTypeInfo.make(annotation, set()))
     if isinstance(spec, Exception):
         raise ValueError(str(spec))
@@ -243,7 +244,8 @@ def _scientific_int(text: str) -> int:
     return int(number)
 
 
-def _make_registry():
+@functools.cache  # built on first use: `roml list` does not import tyro's parsers
+def _registry():
     from tyro.constructors import ConstructorRegistry, PrimitiveConstructorSpec, PrimitiveTypeInfo
 
     registry = ConstructorRegistry()
@@ -261,23 +263,6 @@ def _make_registry():
         )
 
     return registry
-
-
-class _LazyRegistry:
-    """tyro's registry with the integer rule, built on first use (``roml list`` does not import tyro's parsers)."""
-
-    _registry: Any = None
-
-    def __enter__(self):
-        if self._registry is None:
-            type(self)._registry = _make_registry()
-        return self._registry.__enter__()
-
-    def __exit__(self, *exc):
-        return self._registry.__exit__(*exc)
-
-
-_REGISTRY = _LazyRegistry()
 
 
 # ------------------------------------------------------------------------------------------------- config.json

@@ -64,9 +64,14 @@ def _execute(job: _Job, sink=None) -> dict[str, Any]:
     run_dir = RunDir(job.out, job.experiment, config.method, config.seed)
     if run_dir.is_finished():
         return run_dir.read_summary()
-    run_dir.prepare(config.to_dict(), lambda saved: experiment.config_from_dict(saved).to_dict())
+    run_dir.prepare(config.to_dict(), _reader(experiment))
     reporter = _ThrottledReporter(job.name, sink.put if hasattr(sink, "put") else (sink or (lambda _: None)))
     return experiment.run(config, run_dir, reporter)
+
+
+def _reader(experiment):
+    """How a run folder's ``config.json`` reads as today's configuration dict (an older, flat one converted)."""
+    return lambda saved: experiment.config_from_dict(saved).to_dict()
 
 
 def _make_jobs(experiment_name, methods, seeds, scale, out: Path, overrides=None) -> list[_Job]:
@@ -78,9 +83,7 @@ def _make_jobs(experiment_name, methods, seeds, scale, out: Path, overrides=None
     configs = [experiment.config(method, seed, scale, overrides) for method in methods for seed in seeds]
     runs = [(RunDir(out, experiment.name, c.method, c.seed), c.to_dict()) for c in configs]
 
-    def convert(saved: dict) -> dict:  # a config.json of an older roml (flat) reads as today's
-        return experiment.config_from_dict(saved).to_dict()
-
+    convert = _reader(experiment)
     for run_dir, config in runs:
         run_dir.check_config(config, convert)
     for run_dir, config in runs:
