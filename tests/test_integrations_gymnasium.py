@@ -8,41 +8,14 @@ import copy
 import gymnasium
 import numpy as np
 import pytest
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from roml.envs.khazad_dum import KhazadDumEnv, rain_family
-from roml.envs.task_api import TaskEnvBase
 from roml.integrations.gymnasium import UNTRACKED, TaskDriver, TaskQueue
 from roml.samplers import CVaRSampler, RoMLSampler, UniformSampler
-from roml.tasks import BetaBox
+from steps_env import Steps
 
 K = 2
-
-
-class Steps(TaskEnvBase, gymnasium.Env):
-    """Episodes of ``length`` steps, each with reward ``-x`` (the task): the high tasks are the hard ones."""
-
-    observation_space = spaces.Box(0.0, 1.0, (1,), np.float32)
-    action_space = spaces.Discrete(2)
-
-    def __init__(self, length: int = 3):
-        self.length = length
-        self._init_tasks("Steps", None)
-
-    def task_family(self) -> BetaBox:
-        return BetaBox(0.0, 1.0, names=("x",))
-
-    def reset(self, *, seed=None, options=None):
-        options = self._reset_options(options)
-        super().reset(seed=seed)
-        self._start_tasks(options)
-        self._t = 0
-        return self.task.astype(np.float32), {}
-
-    def step(self, action):
-        self._t += 1
-        return self.task.astype(np.float32), -float(self._task[0]), False, self._t >= self.length, {}
 
 
 def test_a_single_environment_runs_each_task_for_its_episodes_and_scores_it():
