@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch's CPU build first (an unpinned torch would pull a CUDA build of several GB)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,ray,sb3]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray,sb3,tensorboard]"
 	touch $@
 
 # Sine regression at quick scale: every method on SEEDS seeds, then the table and figures in OUT/.

@@ -8,9 +8,10 @@
         versions.json    the versions of roml, Python, numpy, torch, mujoco, gymnasium and the CPU of each session
         test.csv         one row per fixed test task: task parameters and its scores
         summary.json     the run's test metrics; its presence marks the run as finished
+        events.out.tfevents.*  TensorBoard's copy of progress.csv and sampler.csv (roml.experiments.events)
 
-Every file is written to a temporary sibling and moved into place with ``os.replace``, so a run killed at any
-moment leaves either the previous or the new version of each file, never a torn one.
+Every file but the event files is written to a temporary sibling and moved into place with ``os.replace``, so a run
+killed at any moment leaves either the previous or the new version of each file, never a torn one.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roml.experiments.config import flatten
+from roml.experiments.events import EventLog
 
 if TYPE_CHECKING:  # pandas loads where a table is written, not for `roml list`
     import pandas as pd
@@ -189,6 +191,7 @@ class RunDir:
         self.experiment, self.method, self.seed = experiment, method, int(seed)
         self.path = self.root / experiment / method / f"seed{self.seed}"
         self._versions_recorded = False
+        self._events = EventLog(self.path)
 
     config_file = property(lambda self: self.path / "config.json")
     progress_file = property(lambda self: self.path / "progress.csv")
@@ -281,12 +284,14 @@ class RunDir:
         atomic_write_bytes(self.checkpoint_file, buffer.getvalue())
 
     def save_progress(self, rows: list[dict], sampler_history: pd.DataFrame, state: dict) -> None:
-        """Write ``progress.csv`` (``rows``), ``sampler.csv`` and the checkpoint ``state``, which must hold
-        ``rows`` too: a run killed between the writes resumes from the checkpoint and rewrites both CSVs."""
+        """Write ``progress.csv`` (``rows``), ``sampler.csv``, their TensorBoard events (:mod:`roml.experiments.
+        events`, when installed) and the checkpoint ``state``, which must hold ``rows`` too: a run killed between the
+        writes resumes from the checkpoint and rewrites the CSVs and events."""
         import pandas as pd
 
         self.write_csv(self.progress_file, pd.DataFrame(rows))
         self.write_csv(self.sampler_file, sampler_history)
+        self._events.write(rows, sampler_history)
         self.save_checkpoint(state)
 
     def write_summary(self, config, n_test_tasks: int, metrics: dict[str, float]) -> dict:
@@ -301,6 +306,7 @@ class RunDir:
             "metrics": metrics,
         }
         self.write_json(self.summary_file, summary)
+        self._events.close()
         return summary
 
     def load_checkpoint(self) -> dict | None:
