@@ -38,3 +38,17 @@ def test_cleanrl_style_example_smoke_with_cvar_ml():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("tasks trained on") >= 5
+
+
+def test_rllib_example_smoke():
+    pytest.importorskip("ray.rllib")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "rllib_ppo_khazad_dum.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("iteration") == 3 and "CEM updates" in out.stdout

@@ -42,6 +42,20 @@ def test_a_single_environment_runs_each_task_for_its_episodes_and_scores_it():
     assert info["roml_task_id"] == UNTRACKED and driver.record(UNTRACKED, 1.0) == {} and driver.open_tasks == 0
 
 
+def test_a_queue_that_logs_its_episodes_hands_each_over_once():
+    env = TaskQueue(Steps(length=2), K, log_episodes=True)
+    env.queued_tasks = [(4, [0.25])]
+    for episode in range(K + 1):  # the task's K episodes, then one untracked (the queue is empty)
+        env.reset()
+        while not env.step(0)[3]:
+            pass
+        if episode == 0:
+            assert env.pop_episodes() == [(4, -0.5)]
+    assert env.pop_episodes() == [(4, -0.5), (UNTRACKED, -0.5)] and env.pop_episodes() == []
+    with pytest.raises(RuntimeError, match="log_episodes"):
+        TaskQueue(Steps(), K).pop_episodes()
+
+
 def run_vector(mode, sampler, steps: int, n_envs: int = 3, seed: int = 0, make=KhazadDumEnv):
     """A loop over a vector env of ``n_envs`` TaskQueues with random actions. Returns the loop's own accounting
     (episode returns per task id; every non-final step checks that the sub-environment runs the task of its id)

@@ -63,10 +63,11 @@ class TaskQueue(gymnasium.Wrapper):
 
     ``info`` of ``reset`` and of every ``step`` holds ``roml_task_id`` (the episode's task id, :data:`UNTRACKED`
     for none) and ``roml_task_episode`` (0 .. K-1); at an episode's last step also ``roml_episode_return`` (the sum
-    of its rewards) and ``roml_task_done`` (True on the task's last episode).
+    of its rewards) and ``roml_task_done`` (True on the task's last episode). With ``log_episodes=True`` it also
+    keeps each finished episode's task id and return until :meth:`pop_episodes` takes them.
     """
 
-    def __init__(self, env: gymnasium.Env, episodes_per_task: int):
+    def __init__(self, env: gymnasium.Env, episodes_per_task: int, log_episodes: bool = False):
         super().__init__(env)
         if not isinstance(env.unwrapped, TaskEnv):
             raise TypeError(
@@ -77,6 +78,7 @@ class TaskQueue(gymnasium.Wrapper):
         self._family = env.unwrapped.task_family()
         self._queue: deque[tuple[int, np.ndarray]] = deque()
         self._task_id, self._episode, self._return = UNTRACKED, 0, 0.0
+        self._log: list[tuple[int, float]] | None = [] if log_episodes else None
 
     @property
     def queued_tasks(self) -> tuple[tuple[int, np.ndarray], ...]:
@@ -127,7 +129,18 @@ class TaskQueue(gymnasium.Wrapper):
         if terminated or truncated:
             info["roml_episode_return"] = self._return
             info["roml_task_done"] = self._episode >= self.episodes_per_task
+            if self._log is not None:
+                self._log.append((self._task_id, self._return))
         return obs, reward, terminated, truncated, info
+
+    def pop_episodes(self) -> list[tuple[int, float]]:
+        """The ``(task_id, episode_return)`` of every episode that ended since the last call, in order (untracked ones
+        with :data:`UNTRACKED`), for loops that do not hand ``info`` to the caller, e.g. RLlib's env runners; needs
+        ``log_episodes=True``."""
+        if self._log is None:
+            raise RuntimeError("pop_episodes needs TaskQueue(..., log_episodes=True)")
+        episodes, self._log = self._log, []
+        return episodes
 
     def _ids(self) -> dict[str, int]:
         return {"roml_task_id": self._task_id, "roml_task_episode": self._episode - 1}
