@@ -37,6 +37,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("roml.integrations.sb3 needs Stable-Baselines3: pip install 'roml-rl[sb3]'") from error
 
+from roml.algos.varibad.ppo import weighted_mean
 from roml.integrations.gymnasium import UNTRACKED, TaskDriver
 from roml.samplers import CVaRSampler, TaskSampler
 
@@ -147,10 +148,6 @@ class WeightedRolloutBuffer(RolloutBuffer):
         return WeightedRolloutSamples(*samples, weights=self.to_torch(self.weights[batch_inds].flatten()))
 
 
-def _weighted_mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return (w * x).sum() / w.sum()
-
-
 class TaskWeightedPPO(PPO):
     """SB3's PPO with each frame's loss weighted by its task's training weight (CVaR-ML's 0/1 tail indicator).
 
@@ -189,23 +186,23 @@ class TaskWeightedPPO(PPO):
                 values = values.flatten()
                 advantages = batch.advantages
                 if self.normalize_advantage and float(w.sum()) > 1.0:
-                    mean = _weighted_mean(advantages, w)
+                    mean = weighted_mean(advantages, w)
                     std = ((w * (advantages - mean) ** 2).sum() / (w.sum() - 1.0)).sqrt()
                     advantages = (advantages - mean) / (std + 1e-8)
                 log_ratio = log_prob - batch.old_log_prob
                 ratio = log_ratio.exp()
                 surrogate = torch.min(advantages * ratio, advantages * ratio.clamp(1 - clip, 1 + clip))
-                policy_loss = -_weighted_mean(surrogate, w)
+                policy_loss = -weighted_mean(surrogate, w)
                 if clip_vf is not None:
                     values = batch.old_values + (values - batch.old_values).clamp(-clip_vf, clip_vf)
-                value_loss = _weighted_mean((batch.returns - values) ** 2, w)
-                entropy_loss = -_weighted_mean(-log_prob if entropy is None else entropy, w)
+                value_loss = weighted_mean((batch.returns - values) ** 2, w)
+                entropy_loss = -weighted_mean(-log_prob if entropy is None else entropy, w)
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
                 with torch.no_grad():
-                    kl = float(_weighted_mean(ratio - 1 - log_ratio, w))
+                    kl = float(weighted_mean(ratio - 1 - log_ratio, w))
                 for key, value in zip(logs, (entropy_loss, policy_loss, value_loss)):
                     logs[key].append(value.item())
-                logs["clip"].append(float(_weighted_mean(((ratio - 1).abs() > clip).float(), w)))
+                logs["clip"].append(float(weighted_mean(((ratio - 1).abs() > clip).float(), w)))
                 logs["kl"].append(kl)
                 if self.target_kl is not None and kl > 1.5 * self.target_kl:
                     stop = True
