@@ -529,11 +529,42 @@ def test_config_validation():
         VariBAD(spaces.Box(-1, 1, (3,)), spaces.MultiDiscrete([2, 2]))
 
 
-def test_varibad_learns_to_leave_the_start_on_khazad_dum():
-    agent, env = small_agent(0, num_envs=16, episodes_per_task=1, vae_buffer_size=200, vae_batch_size=10)
+@pytest.mark.parametrize("belief, iterations", [(True, 25), (False, 40)])  # VariBAD, and plain PPO
+def test_the_agent_learns_to_leave_the_start_on_khazad_dum(belief, iterations):
+    overrides = dict(num_envs=16, episodes_per_task=1, vae_buffer_size=200, vae_batch_size=10)
+    agent, env = small_agent(0, belief=belief, **overrides)
     rng = np.random.default_rng(0)
     first = agent.collect(env, rng.exponential(0.1, 16)).task_scores.mean()
-    for _ in range(25):
+    for _ in range(iterations):
         agent.update(agent.collect(env, rng.exponential(0.1, 16)))
     test = agent.collect(env, rng.exponential(0.1, 16), deterministic=True)
     assert test.task_scores.mean() > first + 0.3
+
+
+def test_without_a_belief_it_is_plain_ppo_on_the_observation():
+    agent, env = small_agent(0, belief=False)
+    assert agent.encoder is None and agent.decoder is None and agent.policy.latent_in == 0
+    rollout = agent.collect(env, np.full(6, 0.2))
+    assert rollout.latent.shape == (*rollout.rewards.shape, 0)
+    stats = agent.update(rollout)
+    assert set(stats) == {"policy_loss", "value_loss", "entropy", "trained_tasks"} and len(agent.buffer) == 0
+    rollout = agent.collect(env, np.full(6, 0.4))
+    obs = rollout.obs.reshape(-1, rollout.obs.shape[-1])
+    none = torch.zeros(len(obs), 0)
+    expected = agent.policy.action_params(agent.policy.features(*agent._policy_inputs(obs, none)))
+    torch.testing.assert_close(agent.folded_actor().action_params(obs, none), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_plain_ppo_agent_resumes_bit_identically_and_refuses_a_state_with_a_belief():
+    agent, env = small_agent(1, belief=False)
+    agent.update(agent.collect(env, np.full(6, 0.1)))
+    state, env_state = agent.state_dict(), env.np_random.bit_generator.state
+    reference = [agent.update(agent.collect(env, np.full(6, 0.3))) for _ in range(2)]
+    other, other_env = small_agent(99, belief=False)
+    other.load_state_dict(state)
+    other_env.np_random.bit_generator.state = env_state
+    assert [other.update(other.collect(other_env, np.full(6, 0.3))) for _ in range(2)] == reference
+    with pytest.raises(ValueError, match="with a belief"):
+        other.load_state_dict(small_agent(0)[0].state_dict())
+    with pytest.raises(ValueError, match="without a belief"):
+        small_agent(0)[0].load_state_dict(state)

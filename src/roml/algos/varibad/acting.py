@@ -51,13 +51,18 @@ class FoldedActor:
 
     Args:
         policy: the actor-critic; only the actor is used (values are recomputed by the PPO update).
-        encoder: the posterior encoder.
+        encoder: the posterior encoder; ``None`` for an agent without a belief (``VariBADConfig.belief`` False),
+            whose latent and hidden state are empty and never change.
         state_norm, latent_norm: the normalisers applied to the policy's state and latent inputs, or ``None``.
     """
 
     @torch.no_grad()
     def __init__(
-        self, policy: ActorCritic, encoder: Encoder, state_norm: RunningNorm | None, latent_norm: RunningNorm | None
+        self,
+        policy: ActorCritic,
+        encoder: Encoder | None,
+        state_norm: RunningNorm | None,
+        latent_norm: RunningNorm | None,
     ):
         blocks, self._linear_columns = [], []
         column = 0
@@ -77,7 +82,10 @@ class FoldedActor:
         self.input_weight, self.input_bias = _block(blocks)
         self.actor_layers = [tuple(t.to(torch.float32) for t in _transposed(layer)) for layer in policy.actor]
         self.head_weight, self.head_bias = (t.to(torch.float32) for t in _transposed(policy.action_head))
-
+        self.has_belief = encoder is not None
+        if encoder is None:
+            self.hidden_size = 0
+            return
         self.embed_weight, self.embed_bias = _block(
             [_weights(encoder.embed_action), _weights(encoder.embed_obs), _weights(encoder.embed_reward)]
         )
@@ -101,15 +109,20 @@ class FoldedActor:
         return torch.addmm(self.head_bias, x, self.head_weight)
 
     def initial(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The encoder's zero hidden state and the prior's ``(mean, log-variance)`` row for ``batch`` tasks."""
+        """The encoder's zero hidden state and the prior's ``(mean, log-variance)`` row for ``batch`` tasks (both
+        empty without a belief)."""
+        if not self.has_belief:
+            return torch.zeros(batch, 0), torch.zeros(batch, 0)
         return torch.zeros(batch, self.hidden_size), self.heads_bias.expand(batch, -1).clone()
 
     def encode(self, hidden: torch.Tensor, transition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The hidden state and posterior ``(mean, log-variance)`` after one transition.
 
         ``transition`` holds, per row, the action input, the next observation (with its done flag) and the reward,
-        concatenated in that order (the encoder's embedding order).
+        concatenated in that order (the encoder's embedding order). Without a belief: the empty state, unchanged.
         """
+        if not self.has_belief:
+            return hidden, hidden
         embedded = torch.addmm(self.embed_bias, transition, self.embed_weight).relu_()
         hidden = torch.gru_cell(embedded, hidden, *self.gru)
         return hidden, torch.addmm(self.heads_bias, hidden, self.heads_weight)

@@ -13,6 +13,9 @@ One training iteration (App. D.1; docs/authors-code.md, sections 5-6):
 3. :meth:`VariBAD.update`: PPO on the rollout, weighted per task (:mod:`roml.algos.varibad.ppo`), then the VAE on
    trajectories from its buffer (:mod:`roml.algos.varibad.vae`). The policy's loss does not reach the encoder.
 
+With ``VariBADConfig(belief=False)`` the same class is a plain PPO agent: no encoder, decoder or VAE update, and the
+policy sees the observation only; the rollout, the per-task weighted PPO and GAE are this module's, unchanged.
+
 Where this differs from the authors' code, on purpose: the policy starts each inner episode from that episode's
 start observation (theirs acted on the previous episode's terminal observation, so the first action of every
 later episode was chosen blind); discrete actions reach the encoder and decoder one-hot (theirs: the action index
@@ -134,32 +137,37 @@ class VariBAD:
             )
         else:
             raise ValueError(f"action_space must be Discrete or a flat Box, got {action_space}")
-        latent_in = 2 * config.latent_dim
-        self.encoder = Encoder(
-            obs_dim,
-            action_in,
-            config.latent_dim,
-            config.encoder_hidden,
-            config.action_embedding,
-            config.obs_embedding,
-            config.reward_embedding,
-            init,
-        )
-        self.decoder = RewardDecoder(
-            config.latent_dim,
-            obs_dim,
-            action_in,
-            config.decoder_layers,
-            config.obs_embedding,
-            config.action_embedding,
-            init,
-        )
+        # the encoder's input row: [action input | next observation, done flag | reward] (see _encoder_input)
+        self._columns = (action_in, action_in + obs_dim)
+        latent_in = 2 * config.latent_dim if config.belief else 0
+        self.encoder: Encoder | None = None
+        self.decoder: RewardDecoder | None = None
+        if config.belief:
+            self.encoder = Encoder(
+                obs_dim,
+                action_in,
+                config.latent_dim,
+                config.encoder_hidden,
+                config.action_embedding,
+                config.obs_embedding,
+                config.reward_embedding,
+                init,
+            )
+            self.decoder = RewardDecoder(
+                config.latent_dim,
+                obs_dim,
+                action_in,
+                config.decoder_layers,
+                config.obs_embedding,
+                config.action_embedding,
+                init,
+            )
         self.policy = ActorCritic(
             obs_dim,
             latent_in,
             config.policy_layers,
             config.state_embedding,
-            config.latent_embedding,
+            config.latent_embedding if config.belief else 0,
             init,
             init=config.policy_init,
             **head,
@@ -174,7 +182,10 @@ class VariBAD:
         self.policy_optimizer = FlatAdam(
             self.policy.parameters(), lr=config.policy_lr, eps=config.adam_eps, max_grad_norm=config.max_grad_norm
         )
-        self.vae_optimizer = FlatAdam([*self.encoder.parameters(), *self.decoder.parameters()], lr=config.vae_lr)
+        self.vae_optimizer = None
+        if self.encoder is not None and self.decoder is not None:
+            vae_parameters = [*self.encoder.parameters(), *self.decoder.parameters()]
+            self.vae_optimizer = FlatAdam(vae_parameters, lr=config.vae_lr)
         self.buffer = TrajectoryBuffer(config.vae_buffer_size)
         self.iteration = 0
         self.frames = 0
@@ -192,7 +203,7 @@ class VariBAD:
         c = self.config
         return (
             self.norms["state"].normalize(obs) if c.normalize_state else obs,
-            self.norms["latent"].normalize(latent) if c.normalize_latent else latent,
+            self.norms["latent"].normalize(latent) if c.normalize_latent and c.belief else latent,
         )
 
     def folded_actor(self) -> FoldedActor:
@@ -202,7 +213,7 @@ class VariBAD:
             self.policy,
             self.encoder,
             self.norms["state"] if c.normalize_state else None,
-            self.norms["latent"] if c.normalize_latent else None,
+            self.norms["latent"] if c.normalize_latent and c.belief else None,
         )
 
     def _sample(self, params: torch.Tensor, deterministic: bool) -> torch.Tensor:
@@ -245,7 +256,7 @@ class VariBAD:
         n, episodes = env.num_envs, self.config.episodes_per_task
         env.set_tasks(tasks)
         actor = self.folded_actor()
-        run = _Collection(actor, *actor.initial(n), *self._encoder_columns(), returns=np.zeros((n, episodes)))
+        run = _Collection(actor, *actor.initial(n), *self._columns, returns=np.zeros((n, episodes)))
         for episode in range(episodes):
             self._collect_episode(env, run, episode, deterministic, observer)
         return run.rollout()
@@ -293,18 +304,13 @@ class VariBAD:
                 run.hidden, run.latent = hidden, latent
                 return
 
-    def _encoder_columns(self) -> tuple[int, int]:
-        """The layout of the encoder's input row: ``[action input | next observation, done flag | reward]``;
-        returns the action input's width and the column after the done flag (the reward's)."""
-        action_width = self.encoder.embed_action.in_features
-        return action_width, action_width + self.encoder.embed_obs.in_features
-
     def _encoder_input(
         self, actions: np.ndarray, next_obs: np.ndarray, done: bool, reward: np.ndarray, columns: tuple[int, int]
     ) -> torch.Tensor:
         """The encoder's input rows ``(n, obs_end + 1)`` float32 of one step, ``columns`` the layout of
-        :meth:`_encoder_columns` (read once per rollout): the action (one-hot for discrete actions), the next
-        observation, the episode's done flag, the reward."""
+        :attr:`_columns` (read once per rollout): the action (one-hot for discrete actions), the next
+        observation, the episode's done flag, the reward (also without a belief: the rollout reads the next
+        observations and rewards from it)."""
         action_width, obs_end = columns
         n = len(next_obs)
         transition = np.zeros((n, obs_end + 1), dtype=np.float32)
@@ -351,7 +357,8 @@ class VariBAD:
             raise ValueError(f"task_weights must be {n} finite non-negative numbers, got {task_weights!r}")
         if not np.all(np.isfinite(rollout.episode_returns)):
             raise FloatingPointError("the rollout holds non-finite rewards")
-        self.buffer.add(rollout, c.episodes_per_task)
+        if c.belief:
+            self.buffer.add(rollout, c.episodes_per_task)
         self.iteration += 1
         self.frames += rollout.frames
         if c.anneal_lr:
@@ -360,7 +367,9 @@ class VariBAD:
             return {}
         start = time.perf_counter()
         ppo = functools.partial(self._ppo_update, rollout, torch.as_tensor(weights, dtype=torch.float32))
-        if c.parallel_updates:  # independent parameters, optimisers and random streams: the same result
+        if not c.belief:
+            stats = self._timed("ppo", ppo)
+        elif c.parallel_updates:  # independent parameters, optimisers and random streams: the same result
             if self._worker is None:
                 self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="varibad-vae")
             vae = self._worker.submit(self._timed, "vae", self._vae_update)
@@ -386,7 +395,8 @@ class VariBAD:
         # as the authors: the input statistics absorb this rollout first, and "old" log-probs and values are
         # recomputed with them, so PPO's first ratio is 1 and the next rollout acts with what PPO optimised
         self.norms["state"].update(rollout.obs)
-        self.norms["latent"].update(rollout.latent)
+        if c.belief:
+            self.norms["latent"].update(rollout.latent)
         obs, latent = self._policy_inputs(rollout.obs, rollout.latent)
         with torch.no_grad():
             features = self.policy.features(obs, latent)
@@ -456,14 +466,15 @@ class VariBAD:
     def state_dict(self, include_buffer: bool = True) -> dict:
         """A snapshot of everything needed to continue training bit-identically (the VAE buffer only if
         ``include_buffer``)."""
+        optional = lambda part: None if part is None else part.state_dict()  # noqa: E731 (None without a belief)
         state = copy.deepcopy(
             {
-                "encoder": self.encoder.state_dict(),
-                "decoder": self.decoder.state_dict(),
+                "encoder": optional(self.encoder),
+                "decoder": optional(self.decoder),
                 "policy": self.policy.state_dict(),
                 "norms": self.norms.state_dict(),
                 "policy_optimizer": self.policy_optimizer.state_dict(),
-                "vae_optimizer": self.vae_optimizer.state_dict(),
+                "vae_optimizer": optional(self.vae_optimizer),
                 "generators": {name: g.get_state() for name, g in self.generators.items()},
                 "iteration": self.iteration,
                 "frames": self.frames,
@@ -474,12 +485,15 @@ class VariBAD:
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.encoder.load_state_dict(state["encoder"])
-        self.decoder.load_state_dict(state["decoder"])
+        for name in ("encoder", "decoder", "vae_optimizer"):
+            part = getattr(self, name)
+            if (part is None) != (state[name] is None):
+                raise ValueError(f"the state is of an agent {'with' if part is None else 'without'} a belief")
+            if part is not None:
+                part.load_state_dict(state[name])
         self.policy.load_state_dict(state["policy"])
         self.norms.load_state_dict(state["norms"])
         self.policy_optimizer.load_state_dict(state["policy_optimizer"])
-        self.vae_optimizer.load_state_dict(state["vae_optimizer"])
         if state["buffer"] is not None:
             self.buffer.load_state_dict(state["buffer"])
         for name, g in self.generators.items():

@@ -86,6 +86,10 @@ class VariBADConfig:
     """Standardise the policy's latent input with running statistics."""
 
     # ---- VAE
+    belief: bool = True
+    """Learn and act on the task posterior (VariBAD). False: the same agent without the belief, a plain PPO agent
+    on the observation (no encoder or decoder, no VAE update, no latent input to the policy; the settings below are
+    then unused): the learner of the non-meta references CeSoR and PAIRED."""
     latent_dim: int = 5
     """Dimension of the task embedding ``m``; the policy sees its mean and log-variance (``2 * latent_dim``)."""
     encoder_hidden: int = 128
