@@ -9,7 +9,7 @@ import pytest
 
 from roml.experiments.samplers import history_frame
 from roml.risk import cvar, quantile, weighted_mean
-from roml.samplers import CVaRSampler, FixedPoolSampler, RoMLSampler, TaskBatch, UniformSampler
+from roml.samplers import CeSoRSampler, CVaRSampler, FixedPoolSampler, RoMLSampler, TaskBatch, UniformSampler
 from roml.tasks import BetaBox, Exponential
 from test_samplers import states_equal
 
@@ -35,6 +35,7 @@ MAKERS = {
     "cvar": lambda family: CVaRSampler(family, alpha=0.2, seed=1),
     "roml": lambda family: RoMLSampler(family, batch_size=8, nu=0.25, seed=1),
     "pool": lambda family: FixedPoolSampler(family, alpha=0.2, pool_size=10, seed=1),
+    "cesor": lambda family: CeSoRSampler(family, batch_size=8, nu=0.25, total_batches=6, threshold_window=2, seed=1),
 }
 
 

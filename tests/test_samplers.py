@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from roml.risk import quantile
-from roml.samplers import CVaRSampler, FixedPoolSampler, RoMLSampler, TaskBatch, UniformSampler
+from roml.samplers import CeSoRSampler, CVaRSampler, FixedPoolSampler, RoMLSampler, TaskBatch, UniformSampler
 from roml.tasks import BetaBox
 
 
@@ -164,8 +164,9 @@ def test_same_seed_gives_identical_histories_and_different_seeds_differ():
         lambda: CVaRSampler(unit_interval(), alpha=0.1, seed=2),
         lambda: RoMLSampler(unit_interval(), nu=0.2, batch_size=50, seed=2),
         lambda: FixedPoolSampler(unit_interval(), alpha=0.1, pool_size=30, seed=2),
+        lambda: CeSoRSampler(unit_interval(), batch_size=50, total_batches=10, threshold_window=3, seed=2),
     ],
-    ids=["uniform", "cvar", "roml", "pool"],
+    ids=["uniform", "cvar", "roml", "pool", "cesor"],
 )
 def test_load_state_dict_resumes_exactly(make):
     def drive(sampler, n_batches):
@@ -220,8 +221,9 @@ def test_fixed_pool_sampler_hands_out_the_pool_then_only_its_hardest_tasks():
         lambda: CVaRSampler(unit_interval(), alpha=0.1, seed=2),
         lambda: RoMLSampler(unit_interval(), batch_size=10, seed=2),
         lambda: FixedPoolSampler(unit_interval(), pool_size=10, seed=2),
+        lambda: CeSoRSampler(unit_interval(), batch_size=10, seed=2),
     ],
-    ids=["cvar", "roml", "pool"],
+    ids=["cvar", "roml", "pool", "cesor"],
 )
 def test_bad_input_raises_and_leaves_the_sampler_unchanged(make):
     sampler = make()
@@ -273,3 +275,75 @@ def test_quantile_threshold_used_by_cvar_ml_is_the_risk_module_quantile():
     sampler = CVaRSampler(unit_interval(), alpha=0.1, seed=0)
     weights = sampler.observe(sampler.sample(41), scores)
     np.testing.assert_array_equal(weights, (scores <= quantile(scores, 0.1)).astype(float))
+
+
+# ------------------------------------------------------------------------------------------------------ CeSoR
+
+
+def test_cesor_soft_risk_level_falls_linearly_over_80_percent_of_training():
+    sampler = CeSoRSampler(unit_interval(), alpha=0.05, total_batches=10)
+    levels = [sampler.risk_level(k) for k in range(12)]  # 8 batches to fall: 1, 1 - 0.95/8, ..., 0.05, 0.05
+    np.testing.assert_allclose(levels, [1 - 0.95 * min(1, k / 8) for k in range(12)])
+    assert sampler.risk_level() == 1.0
+
+
+def test_cesor_weights_are_the_importance_weights_of_the_window_tail_normalised():
+    sampler = CeSoRSampler(unit_interval(), alpha=0.25, nu=0.0, total_batches=1, threshold_window=2, seed=0)
+    first = sampler.sample(4)  # phi = phi0: importance weights 1
+    np.testing.assert_array_equal(first.weights, np.ones(4))
+    assert sampler.risk_level() == 1.0  # the first batch: every task counts, weighted by its importance weight
+    np.testing.assert_allclose(sampler.observe(first, [3.0, 4.0, 6.0, 8.0]), np.full(4, 0.25))
+    assert sampler.risk_level() == 0.25
+    second = sampler.sample(4)
+    # the threshold pools both batches: scores 1..8 at equal weight sit at positions 0, 1/7, ..., 1 of the
+    # interpolated quantile function, so the 0.25-quantile is 1 + 0.25 * 7 = 2.75: the tasks scoring 1 and 2
+    np.testing.assert_allclose(sampler.observe(second, [2.0, 5.0, 1.0, 7.0]), [0.5, 0.0, 0.5, 0.0])
+    third = sampler.sample(4)  # the window drops the first batch: threshold of 2, 5, 1, 7, 9, 9, 9, 9 is 2.75 again
+    np.testing.assert_allclose(sampler.observe(third, [9.0, 9.0, 9.0, 9.0]), np.zeros(4))  # no task in the tail
+
+
+def test_cesor_clips_the_importance_weights_and_runs_romls_cem():
+    family = BetaBox(0.0, 1.0, ("x",))
+    cesor = CeSoRSampler(family, nu=0.0, batch_size=32, weight_clip=5.0, seed=3)
+    cesor.phi = np.array([0.9])  # a mean far from phi0's 0.5: density ratios beyond [1/5, 5]
+    batch = cesor.sample(200)
+    raw = np.exp(family.log_pdf(batch.tasks, family.phi0) - family.log_pdf(batch.tasks, cesor.phi))
+    assert raw.min() < 0.2 and raw.max() > 5
+    np.testing.assert_allclose(batch.weights, np.clip(raw, 0.2, 5.0))
+    # with weights inside the clip, CeSoR's CEM is RoML's: the same tasks and the same phi after every update
+    wide = CeSoRSampler(unit_interval(), nu=0.2, batch_size=32, weight_clip=1e12, total_batches=20, seed=4)
+    roml = RoMLSampler(unit_interval(), nu=0.2, batch_size=32, seed=4)
+    for sampler in (wide, roml):
+        run_roml(sampler, lambda t: -t[:, 0], n_batches=20, n_per_batch=16)
+    assert len(roml.history) == 10 and states_equal(wide.history, roml.history)
+    assert roml.history[-1]["phi"][0] > 0.7  # from 0.5 towards x = 1, the hard tasks
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"total_batches": 0}, "total_batches"),
+        ({"soft_risk_fraction": 0.0}, "soft_risk_fraction"),
+        ({"soft_risk_fraction": 1.5}, "soft_risk_fraction"),
+        ({"weight_clip": 1.0}, "weight_clip"),
+        ({"weight_clip": float("inf")}, "weight_clip"),
+        ({"threshold_window": 0}, "threshold_window"),
+    ],
+)
+def test_bad_cesor_settings_are_rejected_with_the_argument_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        CeSoRSampler(unit_interval(), **kwargs)
+
+
+def test_a_cesor_state_with_a_bad_window_is_refused_and_changes_nothing():
+    sampler = CeSoRSampler(unit_interval(), batch_size=8, threshold_window=2, seed=1)
+    run_roml(sampler, lambda t: -t[:, 0], n_batches=3, n_per_batch=4)
+    before = sampler.state_dict()
+    for recent, message in (
+        ([(np.zeros(4), np.ones(4))] * 2, "fewer than 2"),
+        ([(np.zeros(4), np.zeros(4))], "not positive"),
+        ([np.zeros(4)], "pair"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            sampler.load_state_dict({**before, "_recent": recent})
+    assert states_equal(before, sampler.state_dict())

@@ -10,6 +10,8 @@ Every sampler wraps a meta-learning loop the same way (Definition 2: the baselin
 * :class:`CVaRSampler` - CVaR-ML (Algorithm 1): ``D_phi0``, train only on the alpha-tail of each batch.
 * :class:`RoMLSampler` - RoML (Algorithm 2): a dynamic cross-entropy method over-samples the hard tasks.
 * :class:`FixedPoolSampler` - the naive adversarial sampler of App. D.4 (ablation).
+* :class:`CeSoRSampler` - the reference CeSoR: RoML's CEM with clipped importance weights and a soft-risk CVaR
+  policy gradient as training weights (Table 1's CeSoR rows; not a meta-learner).
 
 Samplers are deterministic given their ``seed`` and checkpointable with ``state_dict`` / ``load_state_dict``.
 Bad input raises a ``ValueError``; ``sample`` and ``observe`` are transactions (computed on copies, committed at
@@ -33,6 +35,7 @@ from roml.tasks import TaskFamily
 
 __all__ = [
     "CVaRSampler",
+    "CeSoRSampler",
     "FixedPoolSampler",
     "RoMLSampler",
     "TaskBatch",
@@ -378,7 +381,7 @@ class RoMLSampler(TaskSampler):
         seed: seed of the sampler's generator.
     """
 
-    _config_keys = ("alpha", "beta", "nu", "soft_update", "batch_size")
+    _config_keys: tuple[str, ...] = ("alpha", "beta", "nu", "soft_update", "batch_size")
 
     def __init__(
         self,
@@ -499,6 +502,105 @@ class RoMLSampler(TaskSampler):
                 raise ValueError("state has _buffer weights that are NaN or infinite logs")
         if sum(sizes) != n_buffered:
             raise ValueError(f"state has _n_buffered={n_buffered}, but its _buffer holds {sum(sizes)} tasks")
+
+
+class CeSoRSampler(RoMLSampler):
+    """CeSoR (Greenberg et al., 2022, "Efficient Risk-Averse Reinforcement Learning") as a task sampler: RoML's CEM
+    over the task parameters, and a CVaR policy gradient at a *soft* risk level as training weights.
+
+    Sampling and the CEM are :class:`RoMLSampler`'s, with every importance weight ``D_phi0/D_phi`` clipped to
+    ``[1 / weight_clip, weight_clip]`` when the task is drawn, so the CEM's quantiles and fit and the training
+    weights all use the clipped weights. The CEM's reference level stays ``alpha``.
+
+    Training weights of the ``k``-th observed batch (``k = 0, 1, ...``): the soft risk level
+
+        ``alpha_k = 1 - (1 - alpha) * min(1, k / (soft_risk_fraction * total_batches))``
+
+    falls linearly from 1 to ``alpha`` over the first ``soft_risk_fraction`` of the ``total_batches`` batches of
+    training and stays at ``alpha``; the threshold is the importance-weighted ``alpha_k``-quantile of the scores of
+    this batch and of the ``threshold_window - 1`` batches before it (:func:`roml.risk.quantile`; pooling batches
+    keeps a late tail of more than one task: with 16 tasks a batch and the default window of 8, about 6 tasks at
+    ``alpha = 0.05``); a task's weight is its importance weight if its score is at or below the threshold, else 0,
+    normalised to sum 1 over the batch (all 0 when no task of the batch is in the tail: the baseline then skips
+    its update). At ``alpha_k = 1`` every task counts, weighted by its importance weight.
+
+    Args:
+        total_batches: the batches (``observe`` calls) of the whole training run.
+        soft_risk_fraction: the fraction of training over which the risk level falls, in (0, 1] (0.8).
+        weight_clip: the importance weights' clip ``c > 1``: weights are kept in ``[1/c, c]`` (5).
+        threshold_window: batches whose scores make the threshold, the current one included (8).
+        Other arguments: :class:`RoMLSampler`'s.
+    """
+
+    _config_keys: tuple[str, ...] = (
+        *RoMLSampler._config_keys,
+        "total_batches",
+        "soft_risk_fraction",
+        "weight_clip",
+        "threshold_window",
+    )
+
+    def __init__(
+        self,
+        family: TaskFamily,
+        alpha: float = 0.05,
+        beta: float = 0.2,
+        nu: float = 0.2,
+        soft_update: float = 0.5,
+        batch_size: int = 128,
+        total_batches: int = 1000,
+        soft_risk_fraction: float = 0.8,
+        weight_clip: float = 5.0,
+        threshold_window: int = 8,
+        seed=0,
+    ):
+        super().__init__(family, alpha, beta, nu, soft_update, batch_size, seed)
+        self.total_batches = _check_count(total_batches, "total_batches")
+        self.soft_risk_fraction = _check_fraction(
+            soft_risk_fraction, "soft_risk_fraction", low_inclusive=False, high_inclusive=True
+        )
+        self.weight_clip = check_real(weight_clip, "weight_clip")
+        if not (np.isfinite(self.weight_clip) and self.weight_clip > 1):
+            raise ValueError(f"weight_clip must be a finite number > 1, got {weight_clip!r}")
+        self.threshold_window = _check_count(threshold_window, "threshold_window")
+        self._n_batches = 0  # batches observed so far
+        self._recent: list[tuple[np.ndarray, np.ndarray]] = []  # (scores, weights) of the window's earlier batches
+
+    def risk_level(self, k: int | None = None) -> float:
+        """The soft risk level ``alpha_k`` of the ``k``-th observed batch (default: the next one)."""
+        k = self._n_batches if k is None else k
+        progress = min(1.0, k / (self.soft_risk_fraction * self.total_batches))
+        return 1.0 - (1.0 - self.alpha) * progress
+
+    def _draw(self, n, rng):
+        tasks, log_weights, from_original, changes = super()._draw(n, rng)
+        bound = np.log(self.weight_clip)
+        return tasks, np.clip(log_weights, -bound, bound), from_original, changes
+
+    def _training_weights(self, batch, scores):
+        _, changes = super()._training_weights(batch, scores)
+        pooled = [*self._recent, (scores, batch.weights)]
+        pooled_scores, pooled_weights = (np.concatenate(column) for column in zip(*pooled))
+        threshold = quantile(pooled_scores, self.risk_level(), pooled_weights)
+        weights = np.where(scores <= threshold, batch.weights, 0.0)
+        if weights.sum() > 0:
+            weights = weights / weights.sum()
+        keep = pooled[max(0, len(pooled) - self.threshold_window + 1) :]  # the last threshold_window - 1
+        changes.update(_n_batches=self._n_batches + 1, _recent=keep)
+        return weights, changes
+
+    def _check_state(self, state):
+        super()._check_state(state)
+        _state_count(state, "_n_batches")
+        recent = state["_recent"]
+        if not isinstance(recent, list) or len(recent) >= self.threshold_window:
+            raise ValueError(f"state has a _recent that is not a list of fewer than {self.threshold_window} batches")
+        for part in recent:
+            if not isinstance(part, tuple) or len(part) != 2:
+                raise ValueError("state has a _recent entry that is not a (scores, weights) pair")
+            size = len(_state_array(state, "_recent scores", (-1,), value=part[0]))
+            if np.any(_state_array(state, "_recent weights", (size,), value=part[1]) <= 0):
+                raise ValueError("state has _recent weights that are not positive")
 
 
 def _scale_free_weights(weights: np.ndarray, log_weights: np.ndarray, purpose: str) -> np.ndarray | None:
