@@ -7,6 +7,7 @@ import sys
 import time
 
 import pandas as pd
+import pytest
 
 from roml.cli import main
 from roml.experiments.registry import get_experiment
@@ -37,6 +38,7 @@ def test_smoke_reproduction_and_report_through_the_cli(tmp_path):
         progress = pd.read_csv(run.progress_file)
         assert len(progress) == 12 and progress["valid_cvar_return"].notna().sum() == 3
     assert len(pd.read_csv(RunDir(out, "khazad-dum", "roml", 0).sampler_file)) == 12 * 8 // 16
+    assert not (out / "khazad-dum" / "cesor").exists()  # a reference runs only when named
     assert main(["report", str(out)]) == 0
     table = (out / "table.md").read_text()
     assert "CVaR_0.01 return" in table and "Long path" in table
@@ -56,14 +58,15 @@ def test_same_seed_gives_identical_results(tmp_path):
     )
 
 
-def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
+@pytest.mark.parametrize("method", ["roml", "cesor"])
+def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path, method):
     overrides = {"checkpoint_every": 2}
-    reference = train("khazad-dum", "roml", 1, "smoke", tmp_path / "reference", progress=False, overrides=overrides)
+    reference = train("khazad-dum", method, 1, "smoke", tmp_path / "reference", progress=False, overrides=overrides)
     out = tmp_path / "killed"
-    run = RunDir(out, "khazad-dum", "roml", 1)
+    run = RunDir(out, "khazad-dum", method, 1)
     script = (
         "from roml.experiments.runner import train; "
-        f"train('khazad-dum', 'roml', 1, 'smoke', {str(out)!r}, progress=False, overrides={overrides!r})"
+        f"train('khazad-dum', {method!r}, 1, 'smoke', {str(out)!r}, progress=False, overrides={overrides!r})"
     )
     process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 120
@@ -72,8 +75,23 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL and not run.is_finished()
-    resumed = train("khazad-dum", "roml", 1, "smoke", out, progress=False, overrides=overrides)
+    resumed = train("khazad-dum", method, 1, "smoke", out, progress=False, overrides=overrides)
     assert resumed == reference
-    reference_run = RunDir(tmp_path / "reference", "khazad-dum", "roml", 1)
+    reference_run = RunDir(tmp_path / "reference", "khazad-dum", method, 1)
     for name in ("test.csv", "sampler.csv", "episodes.csv"):
         assert (run.path / name).read_bytes() == (reference_run.path / name).read_bytes(), name
+
+
+def test_cesor_is_a_reference_run_by_plain_ppo_under_the_cesor_sampler():
+    from roml.experiments.samplers import make_sampler
+    from roml.samplers import CeSoRSampler
+
+    experiment = get_experiment("half-cheetah-mass")
+    assert "cesor" in experiment.reference_methods and "cesor" not in experiment.methods
+    config = experiment.config("cesor", 0, "quick")
+    assert config.varibad.belief is False and experiment.config("roml", 0, "quick").varibad.belief is True
+    assert experiment.config("cesor", 0, "quick", {"varibad.belief": True}).varibad.belief is True  # users may
+    sampler = make_sampler(config, experiment.task_family(), 0, baseline="varibad")
+    assert isinstance(sampler, CeSoRSampler) and sampler.total_batches == config.iterations
+    assert (sampler.alpha, sampler.beta, sampler.nu, sampler.weight_clip) == (0.05, 0.2, 0.2, 5.0)
+    assert sampler.batch_size == config.sampler.cem_batch_size

@@ -132,7 +132,11 @@ class List:
         for name, description in describe().items():
             experiment = get_experiment(name)
             print(f"{name:<18} {description}")
-            print(f"{'':<18} methods: {', '.join(experiment.methods)}; scales: {', '.join(experiment.presets)}")
+            references = (
+                f" (references: {', '.join(experiment.reference_methods)})" if experiment.reference_methods else ""
+            )
+            methods = ", ".join(experiment.methods)
+            print(f"{'':<18} methods: {methods}{references}; scales: {', '.join(experiment.presets)}")
 
 
 @dataclass

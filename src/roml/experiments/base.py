@@ -55,6 +55,12 @@ class Experiment(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     methods: ClassVar[tuple[str, ...]]
+    """The baseline and the meta-algorithms: what ``reproduce`` runs unless told which."""
+    reference_methods: ClassVar[tuple[str, ...]] = ()
+    """The paper's non-meta references (e.g. ``cesor``): run when named, listed after ``methods``."""
+    method_presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Settings a method fixes (e.g. CeSoR's learner: VariBAD without the belief), applied after the scale's
+    preset and before the user's overrides."""
     config_class: ClassVar[type[RunConfig]]
     presets: ClassVar[dict[str, dict[str, Any]]]
     table_metrics: ClassVar[tuple[Metric, ...]]
@@ -77,8 +83,8 @@ class Experiment(ABC):
         Raises a ``ValueError`` naming an unknown method, scale or setting, or a setting of the wrong type or out
         of its range.
         """
-        if method not in self.methods:
-            raise ValueError(f"unknown method {method!r} for {self.name}; choose from {', '.join(self.methods)}")
+        if method not in self.all_methods:
+            raise ValueError(f"unknown method {method!r} for {self.name}; choose from {', '.join(self.all_methods)}")
         if scale not in self.presets:
             raise ValueError(f"unknown scale {scale!r}; choose from {', '.join(self.presets)}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -87,7 +93,13 @@ class Experiment(ABC):
         if fixed:
             raise ValueError(f"cannot override {sorted(fixed)} of a {self.name} run")
         base = self.config_class(experiment=self.name, method=method, seed=seed, scale=scale)
-        return with_overrides(with_overrides(base, self.presets[scale]), overrides)
+        preset = with_overrides(with_overrides(base, self.presets[scale]), self.method_presets.get(method))
+        return with_overrides(preset, overrides)
+
+    @property
+    def all_methods(self) -> tuple[str, ...]:
+        """``methods`` then ``reference_methods``: every method a run may name."""
+        return (*self.methods, *self.reference_methods)
 
     def config_from_dict(self, values: dict[str, Any]) -> RunConfig:
         """The run configuration of ``values``: a run's ``config.json`` (nested; or flat, as written before

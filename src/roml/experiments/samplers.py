@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from roml.experiments.config import AT_LEAST_ONE, Limit, Part
-from roml.samplers import CVaRSampler, FixedPoolSampler, RoMLSampler, TaskSampler, UniformSampler
+from roml.samplers import CeSoRSampler, CVaRSampler, FixedPoolSampler, RoMLSampler, TaskSampler, UniformSampler
 from roml.tasks import TaskFamily
 
 if TYPE_CHECKING:  # pandas loads where a table is written, not for `roml list`
@@ -32,6 +32,12 @@ class SamplerConfig(Part):
     """RoML: tasks per CEM update."""
     pool_size: int = 100
     """naive: size of the fixed task pool (App. D.4's M)."""
+    soft_risk_fraction: float = 0.8
+    """cesor: the fraction of training over which the soft risk level falls from 1 to alpha."""
+    weight_clip: float = 5.0
+    """cesor: importance weights are clipped to [1/weight_clip, weight_clip]."""
+    threshold_window: int = 8
+    """cesor: iterations whose task scores make the soft-risk threshold, the current one included."""
 
     limits = {
         "alpha": Limit(0, 1, open_low=True),
@@ -40,30 +46,43 @@ class SamplerConfig(Part):
         "soft_update": Limit(0, 1, open_high=True),
         "cem_batch_size": AT_LEAST_ONE,
         "pool_size": AT_LEAST_ONE,
+        "soft_risk_fraction": Limit(0, 1, open_low=True),
+        "weight_clip": Limit(1, open_low=True),
+        "threshold_window": AT_LEAST_ONE,
     }
 
 
 def make_sampler(config, family: TaskFamily, seed, baseline: str) -> TaskSampler:
     """The sampler of run configuration ``config``'s method: the risk-neutral ``baseline`` (e.g. ``"maml"``),
-    ``"cvar-ml"``, ``"roml"`` or ``"naive"``, with the settings of its ``sampler`` part."""
+    ``"cvar-ml"``, ``"roml"``, ``"naive"`` or the reference ``"cesor"`` (over ``config.iterations`` batches),
+    with the settings of its ``sampler`` part."""
     method, settings = config.method, config.sampler
+    cem = dict(  # RoML's dynamic CEM, which CeSoR shares
+        alpha=settings.alpha,
+        beta=settings.beta,
+        nu=settings.nu,
+        soft_update=settings.soft_update,
+        batch_size=settings.cem_batch_size,
+        seed=seed,
+    )
     if method == baseline:
         return UniformSampler(family, seed=seed)
     if method == "cvar-ml":
         return CVaRSampler(family, alpha=settings.alpha, seed=seed)
     if method == "roml":
-        return RoMLSampler(
-            family,
-            alpha=settings.alpha,
-            beta=settings.beta,
-            nu=settings.nu,
-            soft_update=settings.soft_update,
-            batch_size=settings.cem_batch_size,
-            seed=seed,
-        )
+        return RoMLSampler(family, **cem)
     if method == "naive":
         return FixedPoolSampler(family, alpha=settings.alpha, pool_size=settings.pool_size, seed=seed)
-    raise ValueError(f"unknown method {method!r}; choose from {baseline}, cvar-ml, roml, naive")
+    if method == "cesor":
+        return CeSoRSampler(
+            family,
+            **cem,
+            total_batches=config.iterations,
+            soft_risk_fraction=settings.soft_risk_fraction,
+            weight_clip=settings.weight_clip,
+            threshold_window=settings.threshold_window,
+        )
+    raise ValueError(f"unknown method {method!r}; choose from {baseline}, cvar-ml, roml, naive, cesor")
 
 
 HISTORY_COLUMNS = (

@@ -117,6 +117,8 @@ class VariBADExperiment(Experiment):
     """An experiment that trains VariBAD under a task sampler (see the module docstring)."""
 
     methods = ("varibad", "cvar-ml", "roml", "naive")
+    reference_methods = ("cesor",)
+    method_presets = {"cesor": {"varibad": {"belief": False}}}  # CeSoR is not a meta-learner: plain PPO
     score_label = "task return"
 
     # ---- what a subclass provides

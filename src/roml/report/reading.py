@@ -62,7 +62,7 @@ def _spec(name: str) -> _Spec:
     return _Spec(
         name,
         experiment.description,
-        tuple(experiment.methods),
+        tuple(experiment.all_methods),
         tuple(experiment.table_metrics),
         experiment.curve_xlabel,
         experiment.phi0_line,
