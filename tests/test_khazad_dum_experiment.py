@@ -58,7 +58,7 @@ def test_same_seed_gives_identical_results(tmp_path):
     )
 
 
-@pytest.mark.parametrize("method", ["roml", "cesor"])
+@pytest.mark.parametrize("method", ["roml", "cesor", "paired"])
 def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path, method):
     overrides = {"checkpoint_every": 2}
     reference = train("khazad-dum", method, 1, "smoke", tmp_path / "reference", progress=False, overrides=overrides)
@@ -90,6 +90,7 @@ def test_cesor_is_a_reference_run_by_plain_ppo_under_the_cesor_sampler():
     assert "cesor" in experiment.reference_methods and "cesor" not in experiment.methods
     config = experiment.config("cesor", 0, "quick")
     assert config.varibad.belief is False and experiment.config("roml", 0, "quick").varibad.belief is True
+    assert experiment.config("paired", 0, "quick").varibad.belief is False
     assert experiment.config("cesor", 0, "quick", {"varibad.belief": True}).varibad.belief is True  # users may
     sampler = make_sampler(config, experiment.task_family(), 0, baseline="varibad")
     assert isinstance(sampler, CeSoRSampler) and sampler.total_batches == config.iterations

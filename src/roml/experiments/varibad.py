@@ -117,8 +117,8 @@ class VariBADExperiment(Experiment):
     """An experiment that trains VariBAD under a task sampler (see the module docstring)."""
 
     methods = ("varibad", "cvar-ml", "roml", "naive")
-    reference_methods = ("cesor",)
-    method_presets = {"cesor": {"varibad": {"belief": False}}}  # CeSoR is not a meta-learner: plain PPO
+    reference_methods = ("cesor", "paired")
+    method_presets = dict.fromkeys(reference_methods, {"varibad": {"belief": False}})  # not meta-learners: plain PPO
     score_label = "task return"
 
     # ---- what a subclass provides
@@ -187,7 +187,10 @@ class VariBADExperiment(Experiment):
         from roml.algos.varibad import VariBAD
 
         sampler_seed, env_seed, agent_seed = np.random.SeedSequence(config.seed).spawn(3)
-        sampler = make_sampler(config, self.task_family(), sampler_seed, baseline="varibad")
+        if config.method == "paired":
+            sampler = self._paired_sampler(config, sampler_seed)
+        else:
+            sampler = make_sampler(config, self.task_family(), sampler_seed, baseline="varibad")
         env = self.make_env(config.varibad.num_envs, config)
         env.reset(seed=int(env_seed.generate_state(1)[0]))
         training = _Training(sampler, env, VariBAD.for_env(env, config.varibad_config(), agent_seed))
@@ -195,6 +198,19 @@ class VariBADExperiment(Experiment):
         if state is not None:
             training.resume(state)
         return training
+
+    def _paired_sampler(self, config: VariBADRunConfig, seed: np.random.SeedSequence):
+        """PAIRED's adversary and antagonist (:class:`roml.algos.paired.PairedSampler`): the antagonist is an
+        agent like the protagonist, on its own environment; it runs as many frames as the protagonist (the run's
+        ``frames`` count the protagonist's)."""
+        from roml.algos.paired import PairedSampler
+        from roml.algos.varibad import VariBAD
+
+        adversary_seed, env_seed, agent_seed = seed.spawn(3)
+        env = self.make_env(config.varibad.num_envs, config)
+        env.reset(seed=int(env_seed.generate_state(1)[0]))
+        antagonist = VariBAD.for_env(env, config.varibad_config(), agent_seed)
+        return PairedSampler(self.task_family(), antagonist, env, seed=adversary_seed)
 
     def _progress_row(self, config, iteration: int, training: _Training, clock: float, scores, batch, stats) -> dict:
         """The ``progress.csv`` row of an iteration (0-based ``iteration``), without the validation columns."""
@@ -209,6 +225,7 @@ class VariBADExperiment(Experiment):
             "train_cvar_return": cvar(scores, config.sampler.alpha),
             **self.train_extras(batch),
             **{k: v for k, v in stats.items() if k != "trained_tasks"},
+            **getattr(training.sampler, "last_stats", {}),  # PAIRED: regret, the antagonist's return and losses
         }
 
     def _validate(self, config, agent, valid_tasks: np.ndarray, frames: int, best: dict) -> dict[str, float]:
