@@ -118,8 +118,10 @@ def test_cvar_ml_weights_the_tail_of_each_batch():
     for _ in range(12):
         weights.update(driver.record_infos(venv.step(np.zeros(2, int))[-1]))
     assert sorted(weights) == sorted(tasks)
-    hardest = sorted(tasks, key=lambda tid: -tasks[tid])[:2]  # CVaR-ML trains on the alpha-tail: the high tasks
-    assert {tid for tid, w in weights.items() if w > 0} == set(hardest)
+    # a batch per queue position: ids 0, 1 (each queue's first task), then 2, 3; CVaR-ML trains on the alpha-tail of
+    # each batch: its harder task (the higher x)
+    hardest = {max(pair, key=lambda tid: tasks[tid]) for pair in ((0, 1), (2, 3))}
+    assert {tid for tid, w in weights.items() if w > 0} == hardest
 
 
 def test_same_seed_same_history_and_phi_moves_to_the_hard_tasks():
@@ -183,3 +185,15 @@ def test_bad_input():
         driver.record(task_id, 1.0)
     with pytest.raises(TypeError, match="TaskSampler"):
         TaskDriver(object(), K)
+
+
+def test_refill_draws_one_sampler_batch_per_queue_position():
+    driver = TaskDriver(UniformSampler(Steps().task_family(), seed=0), K)
+    sizes = []
+    sample = driver.sampler.sample
+    driver.sampler.sample = lambda n: sizes.append(n) or sample(n)
+    waiting = (7, np.array([0.5]))
+    queues = driver.refill([(), (waiting,), ()], per_env=2)
+    assert sizes == [2, 3]  # the first tasks of the two empty queues, then every queue's next one
+    assert [[tid for tid, _ in queue] for queue in queues] == [[0, 2], [7, 3], [1, 4]]
+    assert driver.refill(queues, per_env=2) is None and sizes == [2, 3]

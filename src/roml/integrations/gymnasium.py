@@ -206,20 +206,27 @@ class TaskDriver:
 
     def top_up(self, env, per_env: int = 1) -> None:
         """Queue tasks on every sub-environment of a Gymnasium vector ``env`` of :class:`TaskQueue` s (through
-        ``get_attr`` / ``set_attr``) so that each has ``per_env`` waiting; the new ones are one sampler batch."""
+        ``get_attr`` / ``set_attr``) so that each has ``per_env`` waiting (see :meth:`refill`)."""
         queues = self.refill(env.get_attr("queued_tasks"), per_env)
         if queues is not None:
             env.set_attr("queued_tasks", queues)
 
     def refill(self, queues, per_env: int = 1) -> list[tuple] | None:
         """The queues (one per sub-environment, as :attr:`TaskQueue.queued_tasks`) topped up to ``per_env``
-        tasks each from one new sampler batch; None when every queue is full."""
-        queues = [tuple(queue) for queue in queues]
-        missing = [max(0, _check_count(per_env, "per_env") - len(queue)) for queue in queues]
-        if not sum(missing):
+        tasks each; None when every queue is full.
+
+        The new tasks are one sampler batch per queue position: the tasks that will run at about the same time
+        (the first of every empty queue, then the second, ...) are scored, and so observed by the sampler,
+        together, instead of one batch waiting for the last queued task of every environment."""
+        per_env = _check_count(per_env, "per_env")
+        filled = [list(queue) for queue in queues]
+        if all(len(queue) >= per_env for queue in filled):
             return None
-        fresh = iter(self.assign(sum(missing)))
-        return [queue + tuple(next(fresh) for _ in range(k)) for queue, k in zip(queues, missing)]
+        for position in range(min(len(queue) for queue in filled), per_env):
+            needy = [queue for queue in filled if len(queue) == position]
+            for queue, pair in zip(needy, self.assign(len(needy))):
+                queue.append(pair)
+        return [tuple(queue) for queue in filled]
 
     @property
     def open_tasks(self) -> int:
