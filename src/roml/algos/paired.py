@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from roml.algos.varibad.networks import RunningNorm
 from roml.samplers import TaskSampler
 from roml.tasks import TaskFamily
 
@@ -67,7 +68,7 @@ class Adversary:
         self.mean = torch.zeros(dim, dtype=torch.float64, requires_grad=True)
         self.log_std = torch.full((dim,), math.log(config.init_std), dtype=torch.float64, requires_grad=True)
         self.optimizer = torch.optim.Adam([self.mean, self.log_std], lr=config.lr)
-        self.reward_scale = _RunningVariance()
+        self.reward_scale = RunningNorm(())  # the regrets' running variance
 
     def propose(self, noise: np.ndarray) -> np.ndarray:
         """Logits ``a = mean + std * noise`` for standard-normal ``noise`` ``(n, dim)``."""
@@ -82,8 +83,8 @@ class Adversary:
         """PPO on one-step episodes: reward = regret / running std of the regrets, advantage = reward minus the
         batch's mean reward."""
         c = self.config
-        self.reward_scale.update(regrets)
-        rewards = regrets / math.sqrt(self.reward_scale.var + 1e-8)
+        self.reward_scale.update(torch.as_tensor(regrets))
+        rewards = regrets / math.sqrt(float(self.reward_scale.var) + 1e-8)
         advantages = torch.as_tensor(rewards - rewards.mean())
         actions = torch.as_tensor(logits)
         with torch.no_grad():
@@ -103,7 +104,7 @@ class Adversary:
             "mean": self.mean.detach().clone(),
             "log_std": self.log_std.detach().clone(),
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
-            "reward_scale": self.reward_scale.state(),
+            "reward_scale": self.reward_scale.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -111,32 +112,7 @@ class Adversary:
             self.mean.copy_(state["mean"])
             self.log_std.copy_(state["log_std"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.reward_scale.load(state["reward_scale"])
-
-
-class _RunningVariance:
-    """Running variance of a stream of batches of numbers (Chan et al.'s parallel update)."""
-
-    def __init__(self):
-        self.count, self.mean, self.var = 0, 0.0, 1.0
-
-    def update(self, x: np.ndarray) -> None:
-        n = len(x)
-        if n == 0:
-            return
-        total = self.count + n
-        delta = float(x.mean()) - self.mean
-        m2 = self.var * self.count + float(x.var()) * n + delta**2 * self.count * n / total
-        self.mean += delta * n / total
-        self.var = m2 / total if self.count else float(x.var())
-        self.count = total
-
-    def state(self) -> list[float]:
-        return [float(self.count), self.mean, self.var]
-
-    def load(self, state) -> None:
-        count, self.mean, self.var = state
-        self.count = int(count)
+        self.reward_scale.load_state_dict(state["reward_scale"])
 
 
 class PairedSampler(TaskSampler):
