@@ -7,8 +7,9 @@ Runs the training loop of the experiment's paper scale (RoML's sampler; 16 tasks
 steps on each: 6400 frames; PPO 2 epochs x 8 minibatches; one VAE update on 10 buffered trajectories) on one torch
 thread, and prints frames/s with the wall time split between the environment, the acting policy and encoder, the
 PPO update and the VAE update (the VAE runs in a second thread while PPO runs; ``--sequential-updates`` turns that
-off). Before training, the same vector env steps two BAMDPs under uniformly random actions: its raw rate bounds what
-training can reach.
+off). Between the timed iterations the same vector env also steps one BAMDP under uniformly random actions: its raw
+rate, measured under the same machine load and after the same warm-up (a first, cold pass runs up to a third slower),
+bounds what training can reach.
 
 The issue's reference figure: the authors' run logs show about 7 hours for 3e7 HalfCheetah-Mass frames on a V100
 machine (about 1 200 frames/s); the target here is at least 4 000 frames/s on 2 cores.
@@ -22,22 +23,22 @@ import time
 AUTHORS_FRAMES_PER_S = 1200.0
 
 
-def raw_stepping_rate(env, tasks, seed: int, bamdps: int = 2) -> float:
-    """Environment steps per second of ``env`` under uniformly random actions, ``bamdps`` x 2 episodes."""
+def raw_stepping(env, tasks, rng) -> tuple[int, float]:
+    """Frames and wall seconds of one BAMDP (2 episodes) of ``env`` on ``tasks`` under uniformly random actions
+    drawn from ``rng``."""
     import numpy as np
 
-    rng = np.random.default_rng(seed)
     space = env.single_action_space
     env.set_tasks(tasks)
     frames, start = 0, time.perf_counter()
-    for _ in range(2 * bamdps):
+    for _ in range(2):
         env.reset()
         truncated = np.zeros(env.num_envs, dtype=bool)
         while not truncated.all():
             actions = rng.uniform(space.low, space.high, size=(env.num_envs, *space.shape))
             _, _, _, truncated, _ = env.step(actions)
             frames += env.num_envs
-    return frames / (time.perf_counter() - start)
+    return frames, time.perf_counter() - start
 
 
 def trainer(experiment, overrides: dict, seed: int, sequential: bool):
@@ -111,19 +112,25 @@ def main(argv=None) -> None:
         runs["reference"] = trainer(experiment, versus, args.seed, args.sequential_updates)
     config, varibad_config, env, agent, _ = runs["trained"]
     family = experiment.task_family()
-    raw = raw_stepping_rate(
-        env, family.sample(family.phi0, config.varibad.num_envs, np.random.default_rng(args.seed)), args.seed
-    )
+    rng = np.random.default_rng(args.seed)
+    raw_tasks = family.sample(family.phi0, config.varibad.num_envs, rng)
+    raw_env = experiment.make_env(config.varibad.num_envs, config)  # a twin: the trained env's stream stays intact
+    raw_env.reset(seed=args.seed)
     for *_, run_agent, iteration in runs.values():
         for _ in range(args.warmup):
             iteration()
         run_agent.timers = dict.fromkeys(TIMERS, 0.0)
-    seconds, frames = dict.fromkeys(runs, 0.0), dict.fromkeys(runs, 0)
+    raw_stepping(raw_env, raw_tasks, rng)  # warm-up
+    seconds, frames = dict.fromkeys([*runs, "raw"], 0.0), dict.fromkeys([*runs, "raw"], 0)
     for _ in range(args.iterations):
-        for name, (*_, iteration) in runs.items():  # alternating: both see the same machine load
+        for name, (*_, iteration) in runs.items():  # alternating: all see the same machine load
             start = time.perf_counter()
             frames[name] += iteration()
             seconds[name] += time.perf_counter() - start
+        raw_frames, raw_seconds = raw_stepping(raw_env, raw_tasks, rng)
+        frames["raw"] += raw_frames
+        seconds["raw"] += raw_seconds
+    raw = frames["raw"] / seconds["raw"]
     rate = frames["trained"] / seconds["trained"]
     timers = agent.timers
     wall = {k: timers[k] for k in ("env", "policy", "update")}
