@@ -332,6 +332,7 @@ def test_a_smoke_run_writes_its_results_and_the_same_seed_gives_the_same_bytes(t
     assert (progress["trained_steps"] == 3).all() and progress["q_loss"].notna().all()
     other = train("half-cheetah-vel", "pearl", 1, "smoke", tmp_path / "a", progress=False)
     assert other["metrics"] != metrics
+    train("half-cheetah-vel", "pearl-roml", 1, "smoke", tmp_path / "a", progress=False)
     # roml list and roml report read PEARL runs without importing torch
     code = (
         "import sys\nfrom roml.cli import main\n"
@@ -344,7 +345,9 @@ def test_a_smoke_run_writes_its_results_and_the_same_seed_gives_the_same_bytes(t
     assert out.returncode == 0, out.stderr
     lines = [line for line in out.stdout.splitlines() if line.startswith("torch after")]
     assert lines == ["torch after list: False", "torch after report: False"]
-    assert "pearl-roml" in out.stdout and "| pearl |" in (tmp_path / "a" / "table.md").read_text()
+    table = (tmp_path / "a" / "table.md").read_text()
+    assert "pearl-roml" in out.stdout and "| pearl |" in table and "| pearl-roml |" in table
+    assert "pearl-roml − pearl" in table and "− varibad" not in table  # PEARL's runs compared with PEARL
 
 
 @pytest.mark.parametrize("method", ["pearl-roml", "pearl-cvar-ml"])
