@@ -403,7 +403,7 @@ def test_a_cuda_agent_matches_the_cpu_agent_up_to_rounding():
 
 
 # ------------------------------------------------------------------------------------------------ configuration
-def test_the_paper_settings_and_the_scales():
+def test_the_paper_settings_and_the_scales(capsys):
     experiment = get_experiment("half-cheetah-body")
     paper = experiment.config("pearl", 0, "paper")
     p = paper.pearl
@@ -431,6 +431,13 @@ def test_the_paper_settings_and_the_scales():
     assert quick.pearl.hidden == (64, 64) and quick.loop.iterations == 500 and quick.pearl.num_slots == 100
     assert get_experiment("half-cheetah-10d-c").config("pearl-roml", 0, "paper").sampler.cem_batch_size == 512
     assert experiment.config("pearl", 0, "smoke", {"pearl.device": "cuda"}).pearl.device == "cuda"
+    assert main(["list", "--settings", "half-cheetah-body"]) == 0
+    varibad, pearl = capsys.readouterr().out.split("\n\n")
+    assert "varibad.num_envs" in varibad and "pearl." not in varibad
+    lines = {line.split()[0]: line.split()[1:] for line in pearl.splitlines()}
+    assert lines["settings"] == ["of", "pearl,", "pearl-roml,", "pearl-cvar-ml:"]
+    assert lines["pearl.hidden"] == ["300,300,300", "16,16", "64,64"]
+    assert lines["loop.iterations"] == ["500", "3", "500"]
 
 
 def test_pearl_methods_are_run_only_when_named_and_only_on_half_cheetah(tmp_path, capsys):

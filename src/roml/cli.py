@@ -175,19 +175,27 @@ def _parse_overrides(experiment: str, pairs: tuple[str, ...], methods: tuple[str
 
 def _settings_table(experiment) -> str:
     """One line per setting of ``experiment``: its dotted name and its value at each scale (paper first), as
-    ``--set`` reads them."""
+    ``--set`` reads them; methods with a configuration of their own (PEARL's) get a table of their own after it."""
     from roml.experiments.base import IDENTITY
     from roml.experiments.config import flatten
 
     scales = ["paper", *(scale for scale in experiment.presets if scale != "paper")]
-    values = {scale: flatten(experiment.config(experiment.methods[0], 0, scale).to_dict()) for scale in scales}
-    names = [name for name in values["paper"] if name not in IDENTITY]
-    width = max(map(len, names))
-    lines = [f"{'setting':<{width}}  " + "  ".join(f"{scale:<12}" for scale in scales)]
-    lines += [
-        f"{name:<{width}}  " + "  ".join(f"{_as_set(values[scale][name]):<12}" for scale in scales) for name in names
-    ]
-    return "\n".join(line.rstrip() for line in lines)
+    groups: dict[type, list[str]] = {}
+    for method in experiment.all_methods:
+        groups.setdefault(experiment.config_class_for(method), []).append(method)
+    tables = []
+    for methods in groups.values():
+        values = {scale: flatten(experiment.config(methods[0], 0, scale).to_dict()) for scale in scales}
+        names = [name for name in values["paper"] if name not in IDENTITY]
+        width = max(map(len, names))
+        lines = [] if not tables else [f"settings of {', '.join(methods)}:"]
+        lines += [f"{'setting':<{width}}  " + "  ".join(f"{scale:<12}" for scale in scales)]
+        lines += [
+            f"{name:<{width}}  " + "  ".join(f"{_as_set(values[scale][name]):<12}" for scale in scales)
+            for name in names
+        ]
+        tables.append("\n".join(line.rstrip() for line in lines))
+    return "\n\n".join(tables)
 
 
 def _as_set(value) -> str:
