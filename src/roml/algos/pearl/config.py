@@ -161,8 +161,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 """Overrides of the paper's settings per scale. ``quick`` fits on two CPU cores: networks 2 x 64 (the paper's
 3 x 300 and 3 x 200), 200 gradient steps of 8 slots x 128 transitions per iteration (the paper's 2000 of 16 x 256:
-about 1/40 of the arithmetic per step and 1/10 of the steps, roughly 0.01 s a step on one core), the paper's slots,
-data collection and iterations. ``smoke`` (seconds, the tests): 4 slots, one-episode collections, tiny networks."""
+about 1/110 of the arithmetic per step and 1/10 of the steps), the paper's slots, data collection and iterations:
+about 4 s an iteration on one busy core (half collection, half training), some 40 minutes a run with its test.
+The paper's scale (about 30 GFLOP a gradient step, 1e6 steps) is a GPU's job. ``smoke`` (seconds, the tests): 4
+slots, one-episode collections, tiny networks, 3 gradient steps."""
 
 
 def _check_int(config, name: str, low: int) -> None:
