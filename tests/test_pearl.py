@@ -229,6 +229,8 @@ def test_slot_buffers_ring_grow_clear_and_sample_uniformly():
     buffer.add([0], rows[:1] + 100)  # slot 0: 6 rows into a ring of 5, the oldest overwritten
     assert buffer.sizes[0] == 5 and buffer.capacity == 5
     assert buffer.rows(0)[:, 0].tolist() == [104.0, 2.0, 4.0, 100.0, 102.0]
+    with pytest.raises(ValueError, match="distinct slots"):
+        buffer.add([1, 1], rows)
     buffer.clear([2])
     assert buffer.sizes[2] == 0
     with pytest.raises(ValueError, match=r"slots \[2\] hold no rows"):
@@ -369,6 +371,8 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path,
         pd.read_csv(run.progress_file).drop(columns=timing),
         pd.read_csv(reference_run.progress_file).drop(columns=timing),
     )
+    if method == "pearl-roml":  # 4 initial tasks, then 2 per iteration; a CEM update every 3
+        assert len(pd.read_csv(run.sampler_file)) == (4 + 4 * 2) // 3
 
 
 def test_the_agent_state_continues_bit_identically():
