@@ -3,8 +3,8 @@ App. D.3). :class:`~roml.experiments.mujoco.MujocoExperiment` hands its ``pearl*
 
 =================  ==========================================================================================
 pearl              the baseline: every reassigned slot gets a task from the original distribution
-pearl-roml         RoML: the tasks come from RoML's CEM (128 tasks per update, beta 0.2, nu 0.2, soft update 0.5,
-                   alpha 0.05, the settings of the VariBAD runs); nothing else changes (no loss weighting)
+pearl-roml         RoML: the tasks come from RoML's CEM (the experiment's VariBAD settings: alpha 0.05, beta 0.2,
+                   nu 0.2, soft update 0.5, 128 tasks per update, 512 for the 10-D tasks); nothing else changes
 pearl-cvar-ml      CVaR-ML on PEARL, which the paper has no row for; defined here: tasks from the original
                    distribution, and only the slots whose task is in the alpha-tail of the slots' scores train
 =================  ==========================================================================================
