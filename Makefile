@@ -50,6 +50,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_maml.py
 	$(BIN)/python benchmarks/bench_varibad.py
 	$(BIN)/python benchmarks/bench_varibad_mujoco.py
+	$(BIN)/python benchmarks/bench_pearl.py
 
 clean:
 	rm -rf $(VENV) $(RLLIB_VENV) $(OUT)

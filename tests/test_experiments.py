@@ -63,6 +63,20 @@ def _kill_when(run: RunDir, predicate, process: subprocess.Popen, timeout: float
     process.wait()
 
 
+def kill_at_the_first_checkpoint(experiment: str, method: str, seed: int, out: Path, overrides: dict) -> RunDir:
+    """Train one smoke run in a new process and SIGKILL it as soon as its first checkpoint is written; returns the
+    run's folder, after checking that the kill came before the run finished."""
+    run = RunDir(out, experiment, method, seed)
+    script = (
+        "from roml.experiments.runner import train; "
+        f"train({experiment!r}, {method!r}, {seed}, 'smoke', {str(out)!r}, progress=False, overrides={overrides!r})"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    _kill_when(run, run.checkpoint_file.exists, process)
+    assert process.returncode == -signal.SIGKILL and not run.is_finished()
+    return run
+
+
 @pytest.mark.parametrize("method", ["roml", "cvar-ml"])
 def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path, method):
     reference = train("sine", method, 1, "smoke", tmp_path / "reference", progress=False, overrides=RESUME)

@@ -1,11 +1,5 @@
 """The khazad-dum experiment end to end at smoke scale: CLI and report, determinism, resume after SIGKILL."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import pandas as pd
 import pytest
 
@@ -13,6 +7,7 @@ from roml.cli import main
 from roml.experiments.registry import get_experiment
 from roml.experiments.results import RunDir
 from roml.experiments.runner import train
+from test_experiments import kill_at_the_first_checkpoint
 
 PATH_COLUMNS = ("path_0", "path_1")
 
@@ -63,18 +58,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path,
     overrides = {"checkpoint_every": 2}
     reference = train("khazad-dum", method, 1, "smoke", tmp_path / "reference", progress=False, overrides=overrides)
     out = tmp_path / "killed"
-    run = RunDir(out, "khazad-dum", method, 1)
-    script = (
-        "from roml.experiments.runner import train; "
-        f"train('khazad-dum', {method!r}, 1, 'smoke', {str(out)!r}, progress=False, overrides={overrides!r})"
-    )
-    process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
-    deadline = time.monotonic() + 120
-    while not run.checkpoint_file.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL and not run.is_finished()
+    run = kill_at_the_first_checkpoint("khazad-dum", method, 1, out, overrides)
     resumed = train("khazad-dum", method, 1, "smoke", out, progress=False, overrides=overrides)
     assert resumed == reference
     reference_run = RunDir(tmp_path / "reference", "khazad-dum", method, 1)

@@ -51,7 +51,7 @@ class Train:
             self.scale,
             self.out,
             progress=self.progress,
-            overrides=_parse_overrides(self.experiment, self.set),
+            overrides=_parse_overrides(self.experiment, self.set, (self.method,)),
         )
         print(_format_metrics(summary))
 
@@ -94,7 +94,7 @@ class Reproduce:
             backend=self.backend,
             address=self.address,
             progress=self.progress,
-            overrides=_parse_overrides(self.experiment, self.set),
+            overrides=_parse_overrides(self.experiment, self.set, self.methods),
         )
         print(f"{len(summaries)} runs finished in {self.out}; next: roml report {self.out}")
 
@@ -136,7 +136,8 @@ class List:
                 f" (references: {', '.join(experiment.reference_methods)})" if experiment.reference_methods else ""
             )
             methods = ", ".join(experiment.methods)
-            print(f"{'':<18} methods: {methods}{references}; scales: {', '.join(experiment.presets)}")
+            extra = f" (also: {', '.join(experiment.extra_methods)})" if experiment.extra_methods else ""
+            print(f"{'':<18} methods: {methods}{references}{extra}; scales: {', '.join(experiment.presets)}")
 
 
 @dataclass
@@ -156,30 +157,45 @@ class Demo:
         print(run_demo(self.out, n_updates=self.updates, seed=self.seed))
 
 
-def _parse_overrides(experiment: str, pairs: tuple[str, ...]) -> dict:
+def _parse_overrides(experiment: str, pairs: tuple[str, ...], methods: tuple[str, ...] = ()) -> dict:
     """``PART.FIELD=VALUE`` strings as ``{"part.field": value}``, each value read by its field's type (see
-    :func:`roml.experiments.config.parse_settings`). Raises ValueError naming a malformed pair or setting."""
+    :func:`roml.experiments.config.parse_settings`) in the configuration class of every one of ``methods`` (default:
+    the experiment's ``methods``; PEARL's runs have their own). Raises ValueError naming a malformed pair or a
+    setting that one of the methods' configurations lacks."""
     from roml.experiments.config import parse_settings
     from roml.experiments.registry import get_experiment
 
-    return parse_settings(get_experiment(experiment).config_class, pairs, owner=experiment)
+    spec = get_experiment(experiment)
+    classes = dict.fromkeys(spec.config_class_for(m) for m in (methods or spec.methods) if m in spec.all_methods)
+    settings: dict = {}
+    for config_class in classes or (spec.config_class,):
+        settings = parse_settings(config_class, pairs, owner=experiment)
+    return settings
 
 
 def _settings_table(experiment) -> str:
     """One line per setting of ``experiment``: its dotted name and its value at each scale (paper first), as
-    ``--set`` reads them."""
+    ``--set`` reads them; methods with a configuration of their own (PEARL's) get a table of their own after it."""
     from roml.experiments.base import IDENTITY
     from roml.experiments.config import flatten
 
     scales = ["paper", *(scale for scale in experiment.presets if scale != "paper")]
-    values = {scale: flatten(experiment.config(experiment.methods[0], 0, scale).to_dict()) for scale in scales}
-    names = [name for name in values["paper"] if name not in IDENTITY]
-    width = max(map(len, names))
-    lines = [f"{'setting':<{width}}  " + "  ".join(f"{scale:<12}" for scale in scales)]
-    lines += [
-        f"{name:<{width}}  " + "  ".join(f"{_as_set(values[scale][name]):<12}" for scale in scales) for name in names
-    ]
-    return "\n".join(line.rstrip() for line in lines)
+    groups: dict[type, list[str]] = {}
+    for method in experiment.all_methods:
+        groups.setdefault(experiment.config_class_for(method), []).append(method)
+    tables = []
+    for methods in groups.values():
+        values = {scale: flatten(experiment.config(methods[0], 0, scale).to_dict()) for scale in scales}
+        names = [name for name in values["paper"] if name not in IDENTITY]
+        width = max(map(len, names))
+        lines = [] if not tables else [f"settings of {', '.join(methods)}:"]
+        lines += [f"{'setting':<{width}}  " + "  ".join(f"{scale:<12}" for scale in scales)]
+        lines += [
+            f"{name:<{width}}  " + "  ".join(f"{_as_set(values[scale][name]):<12}" for scale in scales)
+            for name in names
+        ]
+        tables.append("\n".join(line.rstrip() for line in lines))
+    return "\n\n".join(tables)
 
 
 def _as_set(value) -> str:

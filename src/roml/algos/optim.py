@@ -27,7 +27,7 @@ class FlatAdam:
     module copies into the views and is fine).
 
     Args:
-        parameters: the parameters to optimise (float32, on the CPU, each once).
+        parameters: the parameters to optimise (float32, all on one device, each once).
         lr, betas, eps: as ``torch.optim.Adam``.
         max_grad_norm: if given, the gradient is rescaled before every step so that its global L2 norm is at most
             this (``torch.nn.utils.clip_grad_norm_``'s rule: factor ``min(1, max_norm / (norm + 1e-6))``).
@@ -46,8 +46,8 @@ class FlatAdam:
             raise ValueError("FlatAdam got no parameters")
         if len({id(p) for p in self.parameters}) != len(self.parameters):
             raise ValueError("FlatAdam got the same parameter twice")
-        if any(p.dtype != torch.float32 or p.device.type != "cpu" for p in self.parameters):
-            raise ValueError("FlatAdam takes float32 CPU parameters")
+        if any(p.dtype != torch.float32 or p.device != self.parameters[0].device for p in self.parameters):
+            raise ValueError("FlatAdam takes float32 parameters on one device")
         if not (lr > 0 and eps > 0 and all(0 <= b < 1 for b in betas)):
             raise ValueError(f"invalid Adam settings lr={lr}, betas={betas}, eps={eps}")
         if max_grad_norm is not None and not max_grad_norm > 0:

@@ -58,6 +58,10 @@ class Experiment(ABC):
     """The baseline and the meta-algorithms: what ``reproduce`` runs unless told which."""
     reference_methods: ClassVar[tuple[str, ...]] = ()
     """The paper's non-meta references (e.g. ``cesor``): run when named, listed after ``methods``."""
+    extra_methods: tuple[str, ...] = ()
+    """The meta-algorithms on another meta-learner, with a configuration class of their own
+    (:meth:`config_class_for`; HalfCheetah: ``pearl``, ``pearl-roml``, ``pearl-cvar-ml``): run when named, listed
+    last."""
     method_presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Settings a method fixes (e.g. CeSoR's learner: VariBAD without the belief), applied after the scale's
     preset and before the user's overrides."""
@@ -92,14 +96,24 @@ class Experiment(ABC):
         fixed = set(IDENTITY) & set(overrides or {})
         if fixed:
             raise ValueError(f"cannot override {sorted(fixed)} of a {self.name} run")
-        base = self.config_class(experiment=self.name, method=method, seed=seed, scale=scale)
-        preset = with_overrides(with_overrides(base, self.presets[scale]), self.method_presets.get(method))
+        base = self.config_class_for(method)(experiment=self.name, method=method, seed=seed, scale=scale)
+        preset = with_overrides(with_overrides(base, self.preset_for(method, scale)), self.method_presets.get(method))
         return with_overrides(preset, overrides)
+
+    def config_class_for(self, method: str) -> type[RunConfig]:
+        """The configuration class of ``method``'s runs: ``config_class`` unless the method trains another
+        meta-learner (see ``extra_methods``)."""
+        return self.config_class
+
+    def preset_for(self, method: str, scale: str) -> dict[str, Any]:
+        """The overrides of ``config_class_for(method)``'s defaults at ``scale``: ``presets[scale]`` unless the
+        method has a configuration class of its own."""
+        return self.presets[scale]
 
     @property
     def all_methods(self) -> tuple[str, ...]:
-        """``methods`` then ``reference_methods``: every method a run may name."""
-        return (*self.methods, *self.reference_methods)
+        """``methods``, ``reference_methods``, then ``extra_methods``: every method a run may name."""
+        return (*self.methods, *self.reference_methods, *self.extra_methods)
 
     def config_from_dict(self, values: dict[str, Any]) -> RunConfig:
         """The run configuration of ``values``: a run's ``config.json`` (nested; or flat, as written before

@@ -26,6 +26,11 @@ roml       RoML (Algorithm 2), alpha = 0.05, the environment's ``BetaBox`` / ``L
 naive      the fixed-pool sampler of App. D.4 (the 5 hardest of the first 100 tasks)
 =========  ==========================================================================================
 
+The six HalfCheetah experiments also run the meta-algorithms on PEARL, when named: ``pearl``, ``pearl-roml`` and
+``pearl-cvar-ml`` (Table 1's PEARL rows; their configuration is :class:`roml.experiments.pearl.PEARLRunConfig` and
+their loop :func:`roml.experiments.pearl.run`). Humanoid and Ant refuse them (the paper ran PEARL on HalfCheetah
+only).
+
 A task is a BAMDP of 2 episodes of 200 steps (:class:`roml.envs.mujoco.MujocoTaskVecEnv`); its score is the mean of
 its two episode returns. Validation: every ``eval_every`` iterations the deterministic policy runs ``n_valid_tasks``
 fixed tasks (about every 320k frames, 64 tasks; the authors ran 32 every 25 iterations). Test: ``n_test_tasks``
@@ -65,7 +70,7 @@ from roml.experiments.varibad import (
 )
 from roml.tasks import PolarDisc, TaskFamily
 
-__all__ = ["EXPERIMENTS", "PAPER_FRAMES", "MujocoConfig", "MujocoEnvOptions", "MujocoExperiment"]
+__all__ = ["EXPERIMENTS", "PAPER_FRAMES", "PEARL_METHODS", "MujocoConfig", "MujocoEnvOptions", "MujocoExperiment"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,11 @@ _OWN: dict[str, dict[str, Any]] = {  # settings that differ from the robot's col
 and Body tasks) where the environment offers them as options (see ``docs/architecture.md`` for what they changed;
 Humanoid's and Ant's observations carry the same information as the authors', so they have no such option)."""
 
+PEARL_METHODS = ("pearl", "pearl-roml", "pearl-cvar-ml")
+"""The HalfCheetah experiments' ``extra_methods``: the baseline, RoML and CVaR-ML on PEARL (:mod:`roml.experiments.
+pearl`, which this module imports only when a PEARL run is configured or run)."""
+PEARL_ROBOT = "HalfCheetah"
+
 EXPERIMENTS: dict[str, str] = {mujoco_experiment_name(env): env for env in ENVIRONMENTS}
 """Experiment name -> environment name."""
 
@@ -189,7 +199,9 @@ class MujocoExperiment(VariBADExperiment):
         self.name = name
         self.env_name = env_name = EXPERIMENTS[name]
         self.robot = next(robot for robot in _ROBOTS if env_name.startswith(robot))
-        self.description = f"{env_name} with VariBAD (Section 6.2, App. D.2)"
+        pearl = self.robot == PEARL_ROBOT
+        self.description = f"{env_name} with VariBAD{' and PEARL' if pearl else ''} (Section 6.2, App. D.2)"
+        self.extra_methods = PEARL_METHODS if pearl else ()
         paper = {**flatten(_ROBOTS[self.robot]), **_OWN.get(env_name, {}), "loop.frames": int(PAPER_FRAMES[env_name])}
         smoke = {
             **flatten(SMOKE),
@@ -201,6 +213,31 @@ class MujocoExperiment(VariBADExperiment):
             "quick": {**paper, **QUICK[self.robot]},
             "paper": paper,
         }
+        own = {k: v for k, v in _OWN.get(env_name, {}).items() if k.startswith(("sampler.", "env."))}
+        self._pearl_own = own  # the PEARL runs share the environment's options and sampler settings
+
+    def config_class_for(self, method: str) -> type:
+        if method in PEARL_METHODS:
+            from roml.experiments.pearl import PEARLRunConfig
+
+            return PEARLRunConfig
+        return self.config_class
+
+    def preset_for(self, method: str, scale: str) -> dict[str, Any]:
+        if method in PEARL_METHODS:
+            from roml.experiments.pearl import SCALES
+
+            return {**self._pearl_own, **SCALES[scale]}
+        return self.presets[scale]
+
+    def run(self, config, run_dir: RunDir, progress) -> dict:
+        """VariBAD's loop (:meth:`VariBADExperiment.run`), or PEARL's (:func:`roml.experiments.pearl.run`) for the
+        ``pearl*`` methods."""
+        if config.method in PEARL_METHODS:
+            from roml.experiments import pearl
+
+            return pearl.run(self, config, run_dir, progress)
+        return super().run(config, run_dir, progress)
 
     def task_family(self) -> TaskFamily:
         return task_family(self.env_name)
@@ -215,6 +252,10 @@ class MujocoExperiment(VariBADExperiment):
         the environment's, so that a bad one fails before any run folder is made. The check imports the
         environment's module (``mujoco``, numba), so the presets' own options are left to the environment, which
         checks them when it is made (``roml list`` and ``roml report`` build preset configurations)."""
+        if method in PEARL_METHODS and self.robot != PEARL_ROBOT:
+            raise ValueError(
+                f"{method} runs on the six HalfCheetah experiments only (the paper's PEARL rows), not on {self.name}"
+            )
         config = super().config(method, seed, scale, overrides)
         if overrides and config.env != super().config(method, seed, scale).env:
             env_class(self.env_name).check_options(**self.env_options(config))
@@ -232,13 +273,18 @@ class MujocoExperiment(VariBADExperiment):
 
     def _run_fixed(self, agent, tasks: np.ndarray, seed: int, config: MujocoConfig) -> np.ndarray:
         """The deterministic policy's episode returns ``(n, K)`` on ``tasks``: chunks of at most
-        :data:`EVAL_CHUNK` tasks, chunk ``c``'s environment reset with ``SeedSequence([seed, c])``."""
+        :data:`EVAL_CHUNK` tasks, chunk ``c``'s environment reset with ``SeedSequence([seed, c])``. A PEARL agent
+        runs its test protocol (:meth:`roml.algos.pearl.PEARL.test_returns`), its z drawn with the same seed."""
         returns = []
         for chunk, first in enumerate(range(0, len(tasks), EVAL_CHUNK)):
             part = tasks[first : first + EVAL_CHUNK]
             env = self.make_env(len(part), config)
-            env.reset(seed=int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0]))
-            returns.append(agent.collect(env, part, deterministic=True).episode_returns)
+            chunk_seed = int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0])
+            env.reset(seed=chunk_seed)
+            if config.method in PEARL_METHODS:
+                returns.append(agent.test_returns(env, part, chunk_seed))
+            else:
+                returns.append(agent.collect(env, part, deterministic=True).episode_returns)
             env.close()
         return np.concatenate(returns)
 

@@ -30,7 +30,7 @@ for _env in ENVIRONMENTS:  # the twelve MuJoCo experiments (roml.experiments.muj
     _EXPERIMENTS[mujoco_experiment_name(_env)] = (
         "roml.experiments.mujoco",
         "MujocoExperiment",
-        f"{_env} with VariBAD (Section 6.2, App. D.2)",
+        f"{_env} with VariBAD{' and PEARL' if _env.startswith('HalfCheetah') else ''} (Section 6.2, App. D.2)",
         (mujoco_experiment_name(_env),),
     )
 

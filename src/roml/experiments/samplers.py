@@ -52,11 +52,12 @@ class SamplerConfig(Part):
     }
 
 
-def make_sampler(config, family: TaskFamily, seed, baseline: str) -> TaskSampler:
+def make_sampler(config, family: TaskFamily, seed, baseline: str, method: str | None = None) -> TaskSampler:
     """The sampler of run configuration ``config``'s method: the risk-neutral ``baseline`` (e.g. ``"maml"``),
     ``"cvar-ml"``, ``"roml"``, ``"naive"`` or the reference ``"cesor"`` (over ``config.iterations`` batches),
-    with the settings of its ``sampler`` part."""
-    method, settings = config.method, config.sampler
+    with the settings of its ``sampler`` part. ``method`` names the sampler where the run's method name is not
+    one of these (``pearl-roml`` runs ``"roml"``'s)."""
+    method, settings = config.method if method is None else method, config.sampler
     cem = dict(  # RoML's dynamic CEM, which CeSoR shares
         alpha=settings.alpha,
         beta=settings.beta,

@@ -53,6 +53,9 @@ class _Spec:
     phi0_line: float | Mapping[str, float] | None = None
     score_label: str = "task score"
     report_figures: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    extra_methods: tuple[str, ...] = ()
+    """Methods on another meta-learner (HalfCheetah's ``pearl*``): compared with the first of them, not with the
+    experiment's baseline."""
 
 
 def _spec(name: str) -> _Spec:
@@ -68,6 +71,7 @@ def _spec(name: str) -> _Spec:
         experiment.phi0_line,
         experiment.score_label,
         dict(experiment.report_figures),
+        tuple(experiment.extra_methods),
     )
 
 

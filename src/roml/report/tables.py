@@ -319,16 +319,25 @@ def _lead_cell(values: pd.Series) -> str:
 
 
 def _comparison_sections(spec: _Spec, runs: Sequence[_Run], frame: pd.DataFrame, methods) -> list[str]:
-    """Each method against the experiment's baseline (:func:`_baseline`) on the final model's test CVaR: the
-    per-seed differences with a paired t-test, and the validation-CVaR lead over training; nothing without a
-    baseline, another method or a CVaR metric."""
-    baseline, metric = _baseline(spec, methods), _cvar_metric(spec, list(dict.fromkeys(frame["metric"])))
-    others = [m for m in methods if m != baseline]
-    if baseline is None or not others or metric is None:
-        return []
-    split = _split_family(metric[0])
-    column = f"valid_{split[0] if split else metric[0]}"
-    return _paired_section(frame, baseline, others, metric) + _lead_section(runs, baseline, others, column)
+    """Each method against its baseline on the final model's test CVaR: the per-seed differences with a paired
+    t-test, and the validation-CVaR lead over training; nothing without a baseline, another method or a CVaR metric.
+    The baseline is the experiment's (:func:`_baseline`), and for its ``extra_methods`` (another meta-learner) the
+    first of them (``pearl-roml`` against ``pearl``)."""
+    metric = _cvar_metric(spec, list(dict.fromkeys(frame["metric"])))
+    extra = [m for m in methods if m in spec.extra_methods]
+    main = [m for m in methods if m not in spec.extra_methods]
+    groups = [(_baseline(spec, main), main)]
+    if extra:
+        groups.append((spec.extra_methods[0] if spec.extra_methods[0] in extra else None, extra))
+    lines: list[str] = []
+    for baseline, group in groups:
+        others = [m for m in group if m != baseline]
+        if baseline is None or not others or metric is None:
+            continue
+        split = _split_family(metric[0])
+        column = f"valid_{split[0] if split else metric[0]}"
+        lines += _paired_section(frame, baseline, others, metric) + _lead_section(runs, baseline, others, column)
+    return lines
 
 
 def _experiment_section(spec: _Spec, runs: Sequence[_Run], frame: pd.DataFrame, figures: Sequence[str]) -> list[str]:

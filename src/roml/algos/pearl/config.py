@@ -1,0 +1,180 @@
+"""PEARL's hyper-parameters; the defaults are the paper's HalfCheetah settings (PEARL's own, Rakelly et al., 2019, as
+the authors of the paper ran them for Table 1; App. D.2-D.3), and :data:`PRESETS` holds the scales' overrides.
+
+This module imports no torch: a run's configuration holds a :class:`PEARLConfig` for ``roml list``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+__all__ = ["PRESETS", "PEARLConfig"]
+
+
+@dataclass(frozen=True)
+class PEARLConfig:
+    """Hyper-parameters of :class:`roml.algos.pearl.PEARL`: PEARL with SAC v1 (twin Q, a V network with a target
+    copy, a tanh-Gaussian policy), every network conditioned on the task latent ``z``.
+
+    Defaults: PEARL's HalfCheetah configuration, unchanged by the paper for RoML and CVaR-ML ("we use the same
+    hyper-parameters for RoML, CVaR-ML and their baseline", Section 6): 100 train slots, 500 iterations of 5
+    reassigned slots x (400 prior + 600 posterior steps) and 2000 gradient steps on 16 slots.
+    """
+
+    # ---- slots and data collection (per iteration)
+    num_slots: int = 100
+    """Train slots (PEARL's ``n_train_tasks``): each holds one task with its RL replay buffer and encoder buffer."""
+    initial_steps: int = 2000
+    """Steps collected on every slot before training, z from the prior (``num_initial_steps``)."""
+    tasks_per_iteration: int = 5
+    """Slots reassigned to new tasks each iteration (``num_tasks_sample``)."""
+    prior_steps: int = 400
+    """Steps per reassigned slot with z from the prior; they fill its encoder buffer (``num_steps_prior``)."""
+    posterior_steps: int = 600
+    """Steps per reassigned slot with z from the posterior, RL buffer only (``num_extra_rl_steps_posterior``)."""
+    episode_length: int = 200
+    """Steps per episode (``max_path_length``); every collection is a whole number of episodes."""
+    replay_size: int = 1_000_000
+    """Most transitions an RL buffer of a slot keeps (the oldest overwritten first); storage grows as it fills."""
+
+    # ---- training (per iteration)
+    gradient_steps: int = 2000
+    """Gradient steps per iteration (``num_train_steps_per_itr``)."""
+    meta_batch: int = 16
+    """Slots per gradient step, drawn uniformly with replacement (``meta_batch``)."""
+    batch_size: int = 256
+    """SAC transitions per slot per gradient step."""
+    context_batch: int = 100
+    """Context transitions per slot, drawn from its encoder buffer (``embedding_batch_size``)."""
+
+    # ---- networks
+    latent_dim: int = 5
+    """Dimension of the task latent z."""
+    hidden: tuple[int, ...] = (300, 300, 300)
+    """Hidden layers of the policy, the Q networks and V (ReLU)."""
+    encoder_hidden: tuple[int, ...] = (200, 200, 200)
+    """Hidden layers of the context encoder (ReLU)."""
+
+    # ---- SAC and the information bottleneck
+    lr: float = 3e-4
+    """Adam learning rate of every network (policy, Q, V, encoder)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 0.005
+    """Soft update rate of the target V network (after every gradient step)."""
+    reward_scale: float = 5.0
+    """Rewards are multiplied by this in the Q target (SAC v1's inverse temperature)."""
+    kl_weight: float = 0.1
+    """Weight of KL(posterior || N(0, I)) summed over the batch's slots (``kl_lambda``)."""
+    policy_mean_reg: float = 1e-3
+    """Weight of the mean square of the policy's pre-tanh mean."""
+    policy_std_reg: float = 1e-3
+    """Weight of the mean square of the policy's log-std."""
+
+    # ---- execution
+    device: str = "cpu"
+    """Torch device of the networks and buffers (``"cpu"``, ``"cuda"``, ``"cuda:1"``). Every random draw is made on
+    the CPU and moved there, so a CUDA run makes the same draws as a CPU run: results agree up to float rounding."""
+
+    def __post_init__(self):
+        for name in (
+            "num_slots",
+            "tasks_per_iteration",
+            "episode_length",
+            "replay_size",
+            "meta_batch",
+            "batch_size",
+            "context_batch",
+            "latent_dim",
+        ):
+            _check_int(self, name, low=1)
+        for name in ("initial_steps", "prior_steps", "posterior_steps", "gradient_steps"):
+            _check_int(self, name, low=0)
+        for name in ("initial_steps", "prior_steps", "posterior_steps"):
+            value = getattr(self, name)
+            if value % self.episode_length:
+                raise ValueError(f"{name} must be a whole number of {self.episode_length}-step episodes, got {value}")
+        if self.initial_steps == 0 or self.prior_steps == 0:
+            raise ValueError("initial_steps and prior_steps must be >= one episode: they fill the encoder buffers")
+        if self.tasks_per_iteration > self.num_slots:
+            raise ValueError(
+                f"tasks_per_iteration ({self.tasks_per_iteration}) must not exceed num_slots ({self.num_slots})"
+            )
+        for name in ("hidden", "encoder_hidden"):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)) or any(
+                isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value
+            ):
+                raise ValueError(f"{name} must be a tuple of integers >= 1, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        for name in ("lr", "reward_scale"):
+            _check_real(self, name, positive=True)
+        for name in ("kl_weight", "policy_mean_reg", "policy_std_reg"):
+            _check_real(self, name, positive=False)
+        for name in ("gamma", "tau"):
+            value = getattr(self, name)
+            _check_real(self, name, positive=False)
+            if value > 1:
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        if not isinstance(self.device, str) or not (
+            self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")
+        ):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+
+    @property
+    def steps_per_iteration(self) -> int:
+        """Environment steps collected per iteration (after the initial collection)."""
+        return self.tasks_per_iteration * (self.prior_steps + self.posterior_steps)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> PEARLConfig:
+        """The settings of scale ``name`` (:data:`PRESETS`), then ``overrides``."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown PEARL preset {name!r}; choose from {', '.join(PRESETS)}")
+        return replace(cls(), **{**PRESETS[name], **overrides})
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "quick": dict(
+        hidden=(64, 64),
+        encoder_hidden=(64, 64),
+        gradient_steps=200,
+        meta_batch=8,
+        batch_size=128,
+    ),
+    "smoke": dict(
+        num_slots=4,
+        initial_steps=200,
+        tasks_per_iteration=2,
+        prior_steps=200,
+        posterior_steps=200,
+        hidden=(16, 16),
+        encoder_hidden=(16,),
+        gradient_steps=3,
+        meta_batch=3,
+        batch_size=8,
+        context_batch=5,
+    ),
+}
+"""Overrides of the paper's settings per scale. ``quick`` fits on two CPU cores: networks 2 x 64 (the paper's
+3 x 300 and 3 x 200), 200 gradient steps of 8 slots x 128 transitions per iteration (the paper's 2000 of 16 x 256:
+about 1/110 of the arithmetic per step and 1/10 of the steps), the paper's slots, data collection and iterations:
+about 4 s an iteration on one busy core (half collection, half training), some 40 minutes a run with its test.
+The paper's scale (about 30 GFLOP a gradient step, 1e6 steps) is a GPU's job. ``smoke`` (seconds, the tests): 4
+slots, one-episode collections, tiny networks, 3 gradient steps."""
+
+
+def _check_int(config, name: str, low: int) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _check_real(config, name: str, positive: bool) -> None:
+    value = getattr(config, name)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}")
