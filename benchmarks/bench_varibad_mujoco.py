@@ -7,9 +7,9 @@ Runs the training loop of the experiment's paper scale (RoML's sampler; 16 tasks
 steps on each: 6400 frames; PPO 2 epochs x 8 minibatches; one VAE update on 10 buffered trajectories) on one torch
 thread, and prints frames/s with the wall time split between the environment, the acting policy and encoder, the
 PPO update and the VAE update (the VAE runs in a second thread while PPO runs; ``--sequential-updates`` turns that
-off). Between the timed iterations the same vector env also steps one BAMDP under uniformly random actions: its raw
-rate, measured under the same machine load and after the same warm-up (a first, cold pass runs up to a third slower),
-bounds what training can reach.
+off). Between the timed iterations a twin of the trained vector env steps one BAMDP under uniformly random actions:
+its raw rate, measured under the same machine load and after a warm-up pass (a first, cold pass runs up to a third
+slower), bounds what training can reach.
 
 The issue's reference figure: the authors' run logs show about 7 hours for 3e7 HalfCheetah-Mass frames on a V100
 machine (about 1 200 frames/s); the target here is at least 4 000 frames/s on 2 cores.
