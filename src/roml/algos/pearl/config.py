@@ -6,9 +6,10 @@ This module imports no torch: a run's configuration holds a :class:`PEARLConfig`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any
+
+from roml.algos.checks import check_int, check_real
 
 __all__ = ["PRESETS", "PEARLConfig"]
 
@@ -89,9 +90,9 @@ class PEARLConfig:
             "context_batch",
             "latent_dim",
         ):
-            _check_int(self, name, low=1)
+            check_int(self, name, low=1)
         for name in ("initial_steps", "prior_steps", "posterior_steps", "gradient_steps"):
-            _check_int(self, name, low=0)
+            check_int(self, name, low=0)
         for name in ("initial_steps", "prior_steps", "posterior_steps"):
             value = getattr(self, name)
             if value % self.episode_length:
@@ -110,12 +111,12 @@ class PEARLConfig:
                 raise ValueError(f"{name} must be a tuple of integers >= 1, got {value!r}")
             object.__setattr__(self, name, tuple(value))
         for name in ("lr", "reward_scale"):
-            _check_real(self, name, positive=True)
+            check_real(self, name, positive=True)
         for name in ("kl_weight", "policy_mean_reg", "policy_std_reg"):
-            _check_real(self, name, positive=False)
+            check_real(self, name, positive=False)
         for name in ("gamma", "tau"):
             value = getattr(self, name)
-            _check_real(self, name, positive=False)
+            check_real(self, name, positive=False)
             if value > 1:
                 raise ValueError(f"{name} must be in [0, 1], got {value!r}")
         if not isinstance(self.device, str) or not (
@@ -165,16 +166,3 @@ about 1/110 of the arithmetic per step and 1/10 of the steps), the paper's slots
 about 4 s an iteration on one busy core (half collection, half training), some 40 minutes a run with its test.
 The paper's scale (about 30 GFLOP a gradient step, 1e6 steps) is a GPU's job. ``smoke`` (seconds, the tests): 4
 slots, one-episode collections, tiny networks, 3 gradient steps."""
-
-
-def _check_int(config, name: str, low: int) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
-def _check_real(config, name: str, positive: bool) -> None:
-    value = getattr(config, name)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}")

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from roml.algos.checks import check_int
+
 
 @dataclass
 class VariBADConfig:
@@ -150,12 +152,12 @@ class VariBADConfig:
             "vae_buffer_size",
             "vae_batch_size",
         ):
-            _check_int(self, name, low=1)
+            check_int(self, name, low=1)
         for name in ("state_embedding", "latent_embedding", "vae_updates", "precollect_frames"):
-            _check_int(self, name, low=0)
+            check_int(self, name, low=0)
         for name in ("vae_subsample_elbos", "vae_subsample_decodes", "tbptt", "vae_decode_rows"):
             if getattr(self, name) is not None:
-                _check_int(self, name, low=1)
+                check_int(self, name, low=1)
         for name in ("policy_layers", "decoder_layers"):
             value = tuple(getattr(self, name))
             if any(isinstance(v, bool) or int(v) != v or v < 1 for v in value):
@@ -176,7 +178,7 @@ class VariBADConfig:
         if self.policy_init not in ("normc", "orthogonal"):
             raise ValueError(f"policy_init must be 'normc' or 'orthogonal', got {self.policy_init!r}")
         if self.total_iterations is not None:
-            _check_int(self, "total_iterations", low=1)
+            check_int(self, "total_iterations", low=1)
         if self.action_map not in ("clip", "tanh", "raw"):
             raise ValueError(f"action_map must be 'clip', 'tanh' or 'raw', got {self.action_map!r}")
         if self.episode_ends not in ("bamdp", "truncate"):
@@ -288,9 +290,3 @@ Here an iteration runs whole tasks, so ``num_envs`` keeps the number of frames p
 (6400 frames) for HalfCheetah, 32 (12 800) for Humanoid and 8 (3200) for Ant. Ant-Mass subsamples 100 ELBO terms
 and 100 decodes, unlike the other Ant tasks (the experiment sets that). Ant's ``vae_decode_rows`` is ours, not the
 authors': it decodes its 401 x 400 pairs per trajectory in chunks, the same loss up to rounding in less time."""
-
-
-def _check_int(config, name: str, low: int) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
