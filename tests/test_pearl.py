@@ -260,6 +260,22 @@ def test_collect_fills_the_slots_buffers_and_clears_the_encoder_buffer_of_new_ta
         agent.collect(env, [0, 1, 2], np.ones((3, 1)))
 
 
+def test_clear_replay_leaves_a_reassigned_slot_only_its_new_tasks_transitions():
+    """With ``clear_replay`` the RL buffers of the reassigned slots 1 and 3 hold exactly the 400 rows collected on
+    their new tasks (the encoder buffer's 200 prior-phase rows first); slots 0 and 2 keep their initial data."""
+    agent, env = filled_agent()
+    agent.config = PEARLConfig.preset("smoke", clear_replay=True)
+    before = [agent.replay.rows(slot).clone() for slot in (0, 2)]
+    agent.collect(env, [1, 3], np.array([[1.0], [2.0]]))
+    assert agent.replay.sizes.tolist() == [200, 400, 200, 400]
+    for slot in (1, 3):
+        torch.testing.assert_close(agent.context.rows(slot), agent.replay.rows(slot)[:200, : agent.context_width])
+    for slot, rows in zip((0, 2), before):
+        assert torch.equal(agent.replay.rows(slot), rows)
+    with pytest.raises(ValueError, match="clear_replay must be True or False"):
+        PEARLConfig(clear_replay=1)
+
+
 def test_the_slots_reassigned_are_distinct_and_get_the_samplers_tasks(tmp_path, monkeypatch):
     """In a smoke run of the baseline, the initial collection gives all 4 slots the sampler's first 4 tasks; every
     iteration then gives ``tasks_per_iteration`` distinct slots the sampler's next tasks; the checkpoint holds each

@@ -5,11 +5,12 @@ The learner keeps ``num_slots`` train slots, each holding one task, an RL replay
 (:mod:`roml.algos.pearl.buffers`). One iteration of the experiment's loop (:mod:`roml.experiments.pearl`):
 
 1. :meth:`PEARL.choose_slots` picks the slots to reassign; the task sampler gives each a new task.
-2. :meth:`PEARL.collect` clears their encoder buffers and runs, on a vector env with one sub-environment per slot,
-   ``prior_steps`` with z drawn from the prior ``N(0, I)`` (a new z every episode; these transitions also fill the
-   encoder buffer), then ``posterior_steps`` (RL buffer only): the first episode on a prior z, and before each later
-   one z drawn from the posterior of a context batch sampled from the slot's encoder buffer (PEARL's
-   ``collect_data``: it starts from the prior and infers the posterior after every episode).
+2. :meth:`PEARL.collect` clears their encoder buffers (with ``clear_replay`` their RL buffers too) and runs, on a
+   vector env with one sub-environment per slot, ``prior_steps`` with z drawn from the prior ``N(0, I)`` (a new z
+   every episode; these transitions also fill the encoder buffer), then ``posterior_steps`` (RL buffer only): the
+   first episode on a prior z, and before each later one z drawn from the posterior of a context batch sampled from
+   the slot's encoder buffer (PEARL's ``collect_data``: it starts from the prior and infers the posterior after
+   every episode).
 3. The sampler observes each new task's score, the mean return of its episodes; its training weights become the
    slots' weights (all ones but for CVaR-ML, see the experiment).
 4. :meth:`PEARL.train`: ``gradient_steps`` SAC steps (:meth:`PEARL.gradient_step`), each on ``meta_batch`` slots drawn
@@ -213,6 +214,8 @@ class PEARL:
             raise ValueError(f"the env's episodes last {env.episode_length} steps, the config says {c.episode_length}")
         env.set_tasks(tasks)
         self.context.clear(slots)
+        if c.clear_replay:
+            self.replay.clear(slots)
         generator, n = self.generators["collect"], len(slots)
         returns = []
         for _ in range(prior_steps // c.episode_length):

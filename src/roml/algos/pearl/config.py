@@ -39,6 +39,10 @@ class PEARLConfig:
     """Steps per episode (``max_path_length``); every collection is a whole number of episodes."""
     replay_size: int = 1_000_000
     """Most transitions an RL buffer of a slot keeps (the oldest overwritten first); storage grows as it fills."""
+    clear_replay: bool = False
+    """Also clear a reassigned slot's RL replay buffer, so that it holds its current task's transitions only (the
+    invariant of PEARL's fixed train tasks). False: the authors' RoML code, which cleared only the encoder buffer,
+    so a slot's SAC batches mix earlier tasks' transitions with the new task's context."""
 
     # ---- training (per iteration)
     gradient_steps: int = 2000
@@ -103,6 +107,8 @@ class PEARLConfig:
             raise ValueError(
                 f"tasks_per_iteration ({self.tasks_per_iteration}) must not exceed num_slots ({self.num_slots})"
             )
+        if not isinstance(self.clear_replay, bool):
+            raise ValueError(f"clear_replay must be True or False, got {self.clear_replay!r}")
         for name in ("hidden", "encoder_hidden"):
             value = getattr(self, name)
             if not isinstance(value, (tuple, list)) or any(
