@@ -13,8 +13,8 @@ environment, one gradient step per environment step after the warm-up, evaluated
 counts. A policy that stands still scores about
 ``-200 * goal``; the random initial policy about that minus the control cost.
 
-Measured 2026-12-04 (goal 2, 2 x 64): PEARL -390 after 3.3e4 steps, SB3 -262 at 2e4 and -115 at 4e4
-(docs/results/speed/README.md, "PEARL"). About 10 minutes per 4e4 steps of each on one core.
+Measured 2026-12-04 (goal 2, 2 x 64): PEARL -390 after 3.3e4 gradient steps, SB3 -294 after 2e4 and -111 after 4e4
+(docs/results/speed/README.md, "PEARL"). About 10 minutes per 4e4 steps of PEARL on one core, 7 of SB3.
 """
 
 from __future__ import annotations
