@@ -1,7 +1,7 @@
 """Does PEARL's SAC learn one fixed HalfCheetah-Vel task, and how fast next to Stable-Baselines3's SAC?
 
     python benchmarks/pearl_fixed_task.py [--steps 40000] [--goal 2.0] [--hidden 64 64] [--reward-scale 5]
-                                          [--no-reference] [--seed 0]
+                                          [--learned-temperature] [--no-reference] [--seed 0]
 
 A diagnostic for issue 19 (PEARL's quick scale): with no meta-learning left to do, PEARL is SAC v1 with a task
 latent. Every one of 4 slots holds the same target velocity ``--goal``; each iteration collects 400 steps per slot
@@ -23,7 +23,7 @@ import argparse
 import time
 
 
-def pearl_curve(goal: float, steps: int, every: int, hidden: tuple[int, ...], reward_scale: float, seed: int):
+def pearl_curve(goal, steps: int, every: int, hidden: tuple[int, ...], reward_scale: float, learned: bool, seed: int):
     """Yield ``(gradient_steps, test_return)`` of roml's PEARL on the fixed task every ``every`` gradient steps."""
     import numpy as np
 
@@ -43,6 +43,7 @@ def pearl_curve(goal: float, steps: int, every: int, hidden: tuple[int, ...], re
         meta_batch=4,
         batch_size=64,
         reward_scale=reward_scale,
+        learned_temperature=learned,
     )
     env = MujocoTaskVecEnv("HalfCheetahVel", slots, observation="authors")
     env.reset(seed=seed + 1)
@@ -95,6 +96,11 @@ def main(argv=None) -> None:
     parser.add_argument("--goal", type=float, default=2.0, help="the target velocity (m/s)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="hidden layer widths")
     parser.add_argument("--reward-scale", type=float, default=5.0, help="PEARL's reward scale (the paper's: 5)")
+    parser.add_argument(
+        "--learned-temperature",
+        action="store_true",
+        help="PEARL with SAC v2's learned temperature (pass --reward-scale 1)",
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip Stable-Baselines3's SAC")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -107,7 +113,9 @@ def main(argv=None) -> None:
     hidden = tuple(args.hidden)
     print(f"target {args.goal} m/s; standing still scores about {-200 * args.goal:.0f} per episode")
     start = time.perf_counter()
-    for steps, value in pearl_curve(args.goal, args.steps, args.eval_every, hidden, args.reward_scale, args.seed):
+    for steps, value in pearl_curve(
+        args.goal, args.steps, args.eval_every, hidden, args.reward_scale, args.learned_temperature, args.seed
+    ):
         print(f"PEARL  {steps:7d} gradient steps  test return {value:8.1f}  ({time.perf_counter() - start:.0f} s)")
     if args.no_reference:
         return

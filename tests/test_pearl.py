@@ -18,7 +18,16 @@ from torch.distributions import Normal, TanhTransform, TransformedDistribution, 
 
 from roml.algos.pearl import PEARL, PEARLConfig, SlotBuffer
 from roml.algos.pearl.networks import MLP, TanhGaussianPolicy, kl_to_standard_normal, posterior, product_of_gaussians
-from roml.algos.pearl.sac import kl_loss, policy_loss, q_loss, q_target, slot_mean, soft_update, value_loss
+from roml.algos.pearl.sac import (
+    kl_loss,
+    policy_loss,
+    q_loss,
+    q_target,
+    slot_mean,
+    soft_update,
+    temperature_loss,
+    value_loss,
+)
 from roml.cli import main
 from roml.envs.mujoco.vector import MujocoTaskVecEnv
 from roml.experiments.pearl import SAMPLERS, slot_weights
@@ -156,6 +165,35 @@ def test_the_tanh_gaussian_log_density_is_the_change_of_variables():
     torch.testing.assert_close(action, torch.tanh(mean + log_std.exp() * noise))
     exact = TransformedDistribution(Normal(mean, log_std.exp()), [TanhTransform()]).log_prob(action).sum(dim=-1)
     torch.testing.assert_close(log_prob, exact, atol=1e-4, rtol=0)  # PEARL adds 1e-6 inside the log
+
+
+def test_the_temperature_loss_by_hand():
+    """SAC v2: ``-log alpha * (weighted mean of log pi + target)``; its gradient in log alpha is minus that mean (so
+    a step raises alpha when the entropy is below the target), and none reaches log pi."""
+    log_alpha = torch.tensor(0.3, requires_grad=True)
+    log_pi = torch.tensor([[-1.0, -2.0], [-8.0, -10.0]], requires_grad=True)
+    weights = torch.tensor([1.0, 3.0])
+    loss = temperature_loss(log_alpha, log_pi, -6.0, weights)
+    mean = (1.0 * (-1.5 - 6.0) + 3.0 * (-9.0 - 6.0)) / 4.0
+    torch.testing.assert_close(loss, torch.tensor(-0.3 * mean))
+    loss.backward()
+    torch.testing.assert_close(log_alpha.grad, torch.tensor(-mean))
+    assert log_pi.grad is None
+
+
+def test_a_learned_temperature_moves_and_continues_bit_identically_after_a_state_round_trip():
+    agent, env = tiny_agent(seed=3, learned_temperature=True, reward_scale=1.0)
+    agent.collect(env, [0, 1], np.array([[1.0], [5.0]]), 200, 0)
+    agent.collect(env, [2, 3], np.array([[2.0], [4.0]]), 200, 0)
+    agent.train(3)
+    assert agent.log_alpha.item() != 0.0  # alpha = 1 at the start, then one Adam step per gradient step
+    clone, _ = tiny_agent(seed=99, learned_temperature=True, reward_scale=1.0)
+    clone.load_state_dict(agent.state_dict())
+    assert agent.train(2) == clone.train(2)
+    assert torch.equal(agent.log_alpha, clone.log_alpha)
+    plain, _ = tiny_agent(seed=3)
+    with pytest.raises(ValueError, match="learned_temperature"):
+        plain.load_state_dict(agent.state_dict())
 
 
 def test_the_soft_update_moves_the_target_by_tau():

@@ -56,7 +56,7 @@ from roml.algos.optim import FlatAdam
 from roml.algos.pearl.buffers import SlotBuffer
 from roml.algos.pearl.config import PEARLConfig
 from roml.algos.pearl.networks import MLP, TanhGaussianPolicy, kl_to_standard_normal, posterior
-from roml.algos.pearl.sac import kl_loss, policy_loss, q_loss, q_target, soft_update, value_loss
+from roml.algos.pearl.sac import kl_loss, policy_loss, q_loss, q_target, soft_update, temperature_loss, value_loss
 
 __all__ = ["GENERATORS", "LOSSES", "PEARL", "TEST_EPISODES"]
 
@@ -131,6 +131,10 @@ class PEARL:
             "v": FlatAdam(self.v.parameters(), lr=c.lr),
             "policy": FlatAdam(self.policy.parameters(), lr=c.lr),
         }
+        self.log_alpha: torch.Tensor | None = None
+        if c.learned_temperature:  # SAC v2's temperature, alpha = 1 at the start
+            self.log_alpha = torch.zeros((), device=self.device, requires_grad=True)
+            self.optimizers["temperature"] = FlatAdam([self.log_alpha], lr=c.lr)
         per_task = c.initial_steps + c.prior_steps + c.posterior_steps
         self.replay = SlotBuffer(c.num_slots, self.row_width, c.replay_size, per_task, c.device)
         context_size = max(c.initial_steps, c.prior_steps)
@@ -321,17 +325,24 @@ class PEARL:
 
         # V, against the updated Q networks; then the target's soft update
         min_q = torch.minimum(self.q1(obs, new_actions, z_fixed), self.q2(obs, new_actions, z_fixed))[..., 0]
-        v_loss = value_loss(v, min_q, log_pi, w)
+        alpha = 1.0 if self.log_alpha is None else self.log_alpha.detach().exp()
+        v_loss = value_loss(v, min_q, alpha * log_pi, w)
         self.optimizers["v"].zero_grad()
         v_loss.backward()
         self.optimizers["v"].step()
         soft_update(self.target_v, self.v, c.tau)
 
         # the policy (its gradient also reaches the Q networks' grads, which the next step zeroes first)
-        pi_loss = policy_loss(log_pi, min_q, policy_mean, policy_log_std, w, c.policy_mean_reg, c.policy_std_reg)
+        pi_loss = policy_loss(
+            alpha * log_pi, min_q, policy_mean, policy_log_std, w, c.policy_mean_reg, c.policy_std_reg
+        )
         self.optimizers["policy"].zero_grad()
         pi_loss.backward()
         self.optimizers["policy"].step()
+        if self.log_alpha is not None:  # SAC v2: the temperature follows the policy's entropy
+            self.optimizers["temperature"].zero_grad()
+            temperature_loss(self.log_alpha, log_pi, -float(self.action_dim), w).backward()
+            self.optimizers["temperature"].step()
         self.gradient_steps += 1
         mean_kl = (w * kl).sum() / w.sum()
         return torch.stack([q_l, v_loss, pi_loss, mean_kl]).detach()
@@ -359,6 +370,7 @@ class PEARL:
                 for name, opt in self.optimizers.items()
             },
             "generators": {name: g.get_state() for name, g in self.generators.items()},
+            "log_alpha": None if self.log_alpha is None else self.log_alpha.detach().cpu().clone(),
             "rng": copy.deepcopy(self.rng.bit_generator.state),
             "counters": {
                 "gradient_steps": self.gradient_steps,
@@ -374,6 +386,11 @@ class PEARL:
     def load_state_dict(self, state: dict) -> None:
         for name, module in self._modules().items():
             module.load_state_dict(state["networks"][name])
+        if (self.log_alpha is None) != (state.get("log_alpha") is None):
+            raise ValueError("the state is of an agent with a different learned_temperature setting")
+        if self.log_alpha is not None:
+            with torch.no_grad():
+                self.log_alpha.copy_(state["log_alpha"])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         for name, g in self.generators.items():

@@ -77,6 +77,10 @@ class PEARLConfig:
     """Weight of the mean square of the policy's pre-tanh mean."""
     policy_std_reg: float = 1e-3
     """Weight of the mean square of the policy's log-std."""
+    learned_temperature: bool = False
+    """Learn SAC's temperature alpha (SAC v2, Haarnoja et al. 2018b: ``log alpha`` starts at 0 and follows
+    ``-log alpha * (log pi + target)`` with target entropy ``-action_dim``), scaling ``log pi`` in the V target and the
+    policy loss. False: PEARL's SAC v1, temperature 1 with the rewards scaled by ``reward_scale``."""
 
     # ---- execution
     device: str = "cpu"
@@ -107,8 +111,9 @@ class PEARLConfig:
             raise ValueError(
                 f"tasks_per_iteration ({self.tasks_per_iteration}) must not exceed num_slots ({self.num_slots})"
             )
-        if not isinstance(self.clear_replay, bool):
-            raise ValueError(f"clear_replay must be True or False, got {self.clear_replay!r}")
+        for name in ("clear_replay", "learned_temperature"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name in ("hidden", "encoder_hidden"):
             value = getattr(self, name)
             if not isinstance(value, (tuple, list)) or any(

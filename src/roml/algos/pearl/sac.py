@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["kl_loss", "policy_loss", "q_loss", "q_target", "slot_mean", "soft_update", "value_loss"]
+__all__ = [
+    "kl_loss",
+    "policy_loss",
+    "q_loss",
+    "q_target",
+    "slot_mean",
+    "soft_update",
+    "temperature_loss",
+    "value_loss",
+]
 
 
 def slot_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -57,6 +66,14 @@ def kl_loss(kl: torch.Tensor, weights: torch.Tensor, kl_weight: float) -> torch.
     """``kl_weight * sum_i KL_i`` over the ``m`` drawn slots (PEARL sums the KL over its meta-batch), the sum taken
     as ``m`` times the ``weights``-weighted mean so that the scale does not depend on how many slots are masked."""
     return kl_weight * kl.shape[0] * (weights * kl).sum() / weights.sum()
+
+
+def temperature_loss(
+    log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entropy: float, weights: torch.Tensor
+) -> torch.Tensor:
+    """SAC v2's temperature loss ``-log alpha * mean(log pi + target_entropy)`` (``log pi`` carries no gradient):
+    its step raises alpha while the policy's entropy ``-mean(log pi)`` is below the target, and lowers it above."""
+    return -log_alpha * slot_mean(log_pi.detach() + target_entropy, weights)
 
 
 @torch.no_grad()
