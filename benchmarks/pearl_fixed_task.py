@@ -13,7 +13,8 @@ environment, one gradient step per environment step after the warm-up, evaluated
 counts. A policy that stands still scores about
 ``-200 * goal``; the random initial policy about that minus the control cost.
 
-Measured 2026-12-04 (goal 2, 2 x 64): PEARL -390 after 3.3e4 gradient steps, SB3 -294 after 2e4 and -111 after 4e4
+Measured 2026-12-04 (goal 2, 2 x 64): PEARL -390 after 3.3e4 gradient steps, SB3 -294 after 2e4 and -111 after 4e4;
+PEARL with ``--reward-scale 1 --learned-temperature`` -232 after 1.9e4 and -140 after 2.9e4
 (docs/results/speed/README.md, "PEARL"). About 10 minutes per 4e4 steps of PEARL on one core, 7 of SB3.
 """
 
