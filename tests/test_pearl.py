@@ -486,7 +486,8 @@ def test_the_paper_settings_and_the_scales(capsys):
     assert (paper.loop.iterations, paper.eval.n_test_tasks, paper.env.mass_physics) == (500, 1000, "authors")
     assert paper.frames(500) == 100 * 2000 + 500 * 5 * 1000
     quick = experiment.config("pearl-roml", 0, "quick")
-    assert quick.pearl.hidden == (64, 64) and quick.loop.iterations == 500 and quick.pearl.num_slots == 100
+    assert quick.pearl.hidden == (64, 64) and quick.loop.iterations == 300 and quick.pearl.num_slots == 100
+    assert quick.pearl.learned_temperature and quick.pearl.clear_replay and quick.pearl.reward_scale == 1.0
     assert get_experiment("half-cheetah-10d-c").config("pearl-roml", 0, "paper").sampler.cem_batch_size == 512
     assert experiment.config("pearl", 0, "smoke", {"pearl.device": "cuda"}).pearl.device == "cuda"
     assert main(["list", "--settings", "half-cheetah-body"]) == 0
@@ -495,7 +496,7 @@ def test_the_paper_settings_and_the_scales(capsys):
     lines = {line.split()[0]: line.split()[1:] for line in pearl.splitlines()}
     assert lines["settings"] == ["of", "pearl,", "pearl-roml,", "pearl-cvar-ml:"]
     assert lines["pearl.hidden"] == ["300,300,300", "16,16", "64,64"]
-    assert lines["loop.iterations"] == ["500", "3", "500"]
+    assert lines["loop.iterations"] == ["500", "3", "300"]
 
 
 def test_pearl_methods_are_run_only_when_named_and_only_on_half_cheetah(tmp_path, capsys):

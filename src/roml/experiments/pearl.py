@@ -95,7 +95,7 @@ class PEARLRunConfig(RunConfig):
 
 SCALES: dict[str, dict[str, Any]] = {
     "paper": {},
-    "quick": {**flatten({"pearl": PRESETS["quick"]}), "loop.checkpoint_every": 25},
+    "quick": {**flatten({"pearl": PRESETS["quick"]}), "loop.iterations": 300, "loop.checkpoint_every": 25},
     "smoke": {
         **flatten({"pearl": PRESETS["smoke"]}),
         "loop.iterations": 3,
@@ -108,8 +108,8 @@ SCALES: dict[str, dict[str, Any]] = {
     },
 }
 """The PEARL runs' overrides per scale (with the experiment's own sampler and environment settings):
-PEARL's scale presets (:data:`roml.algos.pearl.config.PRESETS`); quick checkpoints every 25 iterations (about 100 s;
-a checkpoint holds the replay buffers, up to 0.5 GB by the end); smoke runs 3 iterations, validates on 2 tasks and
+PEARL's scale presets (:data:`roml.algos.pearl.config.PRESETS`); quick runs 300 iterations and checkpoints every
+25 (about 2 minutes; a checkpoint holds the replay buffers); smoke runs 3 iterations, validates on 2 tasks and
 tests on 4."""
 
 

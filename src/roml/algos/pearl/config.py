@@ -151,11 +151,17 @@ class PEARLConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "quick": dict(
+        initial_steps=400,
+        prior_steps=200,
+        posterior_steps=200,
+        clear_replay=True,
         hidden=(64, 64),
         encoder_hidden=(64, 64),
-        gradient_steps=200,
+        gradient_steps=400,
         meta_batch=8,
-        batch_size=128,
+        batch_size=64,
+        reward_scale=1.0,
+        learned_temperature=True,
     ),
     "smoke": dict(
         num_slots=4,
@@ -171,9 +177,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         context_batch=5,
     ),
 }
-"""Overrides of the paper's settings per scale. ``quick`` fits on two CPU cores: networks 2 x 64 (the paper's
-3 x 300 and 3 x 200), 200 gradient steps of 8 slots x 128 transitions per iteration (the paper's 2000 of 16 x 256:
-about 1/110 of the arithmetic per step and 1/10 of the steps), the paper's slots, data collection and iterations:
-about 4 s an iteration on one busy core (half collection, half training), some 40 minutes a run with its test.
-The paper's scale (about 30 GFLOP a gradient step, 1e6 steps) is a GPU's job. ``smoke`` (seconds, the tests): 4
-slots, one-episode collections, tiny networks, 3 gradient steps."""
+"""Overrides of the paper's settings per scale. ``quick`` fits on one CPU core in about half an hour a run (300
+iterations, set by the experiment's scale): networks 2 x 64 (the paper's 3 x 300 and 3 x 200); per iteration 5 new
+tasks of 200 prior and 200 posterior steps (the paper's 400 and 600) and 400 gradient steps of 8 slots x 64
+transitions (the paper's 2000 of 16 x 256), 1.2e5 steps in all; 400 initial steps per slot (2000); and two changes
+that make SAC learn at this budget: SAC v2's learned temperature with unscaled rewards (SAC v1's fixed temperature
+with reward scale 5 stays on the standing plateau for more than 1e5 steps, docs/results/speed/README.md, "PEARL"),
+and a reassigned slot's RL buffer cleared with its encoder buffer. The paper's scale (about 30 GFLOP a gradient
+step, 1e6 steps) is a GPU's job. ``smoke`` (seconds, the tests): 4 slots, one-episode collections, tiny networks, 3
+gradient steps."""
