@@ -39,6 +39,10 @@ Where this differs from the authors' code (PEARL's ``oyster`` with the paper's c
 - The per-slot losses take per-slot training weights (all ones except CVaR-ML, which PEARL's code does not have).
 - Networks are initialised from explicit seeded generators; the environment's randomness is seeded (the authors
   seeded nothing); the replay buffers grow as they fill instead of reserving a million rows per slot up front.
+- Two settings, off by default (the paper's way) and on in the ``quick`` preset, where without them SAC v1 stays on
+  HalfCheetah-Vel's standing plateau past 1e5 gradient steps: ``learned_temperature`` (SAC v2's temperature, which
+  scales ``log pi`` in V's target and the policy loss) and ``clear_replay`` (a reassigned slot's RL buffer is
+  cleared with its encoder buffer; the authors' batches mixed earlier tasks' transitions with the new context).
 - SAC's policy loss evaluates the Q networks on z detached (the authors passed z with its graph, but the encoder's
   gradients from that loss were zeroed before any use, so the update is the same).
 """
