@@ -24,8 +24,11 @@ import argparse
 import time
 
 
-def pearl_curve(goal, steps: int, every: int, hidden: tuple[int, ...], reward_scale: float, learned: bool, seed: int):
-    """Yield ``(gradient_steps, test_return)`` of roml's PEARL on the fixed task every ``every`` gradient steps."""
+def pearl_curve(
+    goal: float, steps: int, every: int, hidden: tuple[int, ...], reward_scale: float, learned: bool, seed: int
+):
+    """Yield ``(gradient_steps, test_return)`` of roml's PEARL on the fixed task every ``every`` gradient steps
+    (``learned``: SAC v2's learned temperature)."""
     import numpy as np
 
     from roml.algos.pearl import PEARL, PEARLConfig
